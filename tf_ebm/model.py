@@ -134,6 +134,13 @@ class EnergyModel(keras.Model):
         self.energy_pos_tracker = keras.metrics.Mean(name="energy_pos")
         self.energy_neg_tracker = keras.metrics.Mean(name="energy_neg")
         self._compiled_sample = None
+        if getattr(energy_net, "built", False):
+            self.built = True
+
+    def build(self, input_shape):
+        if not self.energy_net.built:
+            self.energy_net.build(input_shape)
+        self.built = True
 
     # Properties and settings.
 
@@ -220,7 +227,10 @@ class EnergyModel(keras.Model):
             return tf.random.stateless_normal(shape, seed=seed)
         if init_type == "data":
             if data is None:
-                raise ValueError("init_type='data' needs `data` to start the chains from.")
+                raise ValueError(
+                    "init_type='data' starts chains from data; pass `initial_states` to "
+                    "`sample()` or choose init_type 'uniform' or 'gaussian'."
+                )
             return tf.convert_to_tensor(data, tf.float32)
         if init_type == "persistent":
             if self.persistent_bank is None:
@@ -289,7 +299,7 @@ class EnergyModel(keras.Model):
 
     def train_step(self, data):
         x = tf.convert_to_tensor(_images_from(data), tf.float32)
-        update_seed = sampler_lib.step_seed(self.seed, self.update_count, _replica_id())
+        update_seed = self._update_seed()
         epsilon = tf.convert_to_tensor(self.epsilon_variable)
 
         # Positives: data plus a little noise, so the data law is not degenerate.
@@ -350,6 +360,10 @@ class EnergyModel(keras.Model):
         self.energy_neg_tracker.update_state(energy_neg)
         return {metric.name: metric.result() for metric in self.metrics}
 
+    def _update_seed(self):
+        """Return the stateless seed of the current update on this replica."""
+        return sampler_lib.step_seed(self.seed, self.update_count, _replica_id())
+
     def _training_initial_states(self, x, seed):
         """Return (initial states, bank row indices or None) for one training update."""
         batch = tf.shape(x)[0]
@@ -359,10 +373,19 @@ class EnergyModel(keras.Model):
         # All replicas draw the same permutation of the bank (the seed has no replica id)
         # and each takes its own slice, so every row is used by exactly one chain.
         context = tf.distribute.get_replica_context()
+        if x.shape[0] is not None and x.shape[0] * _num_replicas() > self.bank_size:
+            raise ValueError(
+                f"`bank_size`={self.bank_size} is smaller than the global batch size "
+                f"{x.shape[0] * _num_replicas()}; use a bank at least as large as the batch."
+            )
         batch_sizes = context.all_gather(tf.reshape(batch, [1]), axis=0)
         offset = tf.reduce_sum(batch_sizes[: _replica_id()])
         global_seed = sampler_lib.step_seed(self.seed, self.update_count, _BANK_INDICES)
         permutation = tf.argsort(tf.random.stateless_uniform([self.bank_size], seed=global_seed))
+        tf.debugging.assert_less_equal(
+            tf.reduce_sum(batch_sizes), self.bank_size,
+            message=f"`bank_size`={self.bank_size} is smaller than the global batch size",
+        )
         indices = permutation[offset : offset + batch]
         states = tf.gather(tf.convert_to_tensor(self.persistent_bank), indices)
 
@@ -376,11 +399,15 @@ class EnergyModel(keras.Model):
     def _update_bank(self, indices, states):
         """Write the final chain states back to their bank rows, on every replica alike."""
         context = tf.distribute.get_replica_context()
-        all_indices = context.all_gather(indices, axis=0)
+        all_indices = context.all_gather(indices, axis=0)[:, None]
         all_states = context.all_gather(states, axis=0)
-        # Every replica now holds the same rows and values; with "only_first_replica"
-        # aggregation the first replica's identical update is applied to all copies.
-        self.persistent_bank.value.scatter_nd_update(all_indices[:, None], all_states)
+        bank = self.persistent_bank.value
+        if not isinstance(bank, tf.distribute.DistributedValues):
+            bank.scatter_nd_update(all_indices, all_states)
+            return
+        # A mirrored variable has no scatter in replica context, so the update moves to
+        # cross-replica context and is applied to each device's copy.
+        context.merge_call(_scatter_on_every_copy, args=(bank, all_indices, all_states))
 
     def _example_shape_or_raise(self, data):
         if self.example_shape is not None:
@@ -427,6 +454,14 @@ def make_optimizer(name, learning_rate=1e-4, lr_decay=1.0, lr_min=0.0, epsilon=0
     if name == "adam":
         return keras.optimizers.Adam(learning_rate=schedule)
     return keras.optimizers.SGD(learning_rate=schedule)
+
+
+def _scatter_on_every_copy(strategy, bank, indices, states):
+    # After the all-gather every replica holds the same rows and values, so the first
+    # replica's copy of them updates every device's copy of the bank.
+    indices = strategy.experimental_local_results(indices)[0]
+    states = strategy.experimental_local_results(states)[0]
+    strategy.extended.update(bank, lambda copy: copy.scatter_nd_update(indices, states))
 
 
 def _images_from(data):
