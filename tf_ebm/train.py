@@ -1,0 +1,55 @@
+"""Train an energy-based model: `python -m tf_ebm.train --config=configs/NAME.py --workdir=DIR`.
+
+Any config field can be overridden on the command line, for example
+`--config.sampler.num_steps=60 --config.train.batch_size=64`. Running again with the
+same --workdir resumes from its latest checkpoint.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+_DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "default.py")
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config",
+    _DEFAULT_CONFIG,
+    "Path to a config file with a get_config() function, e.g. configs/default.py (the CPU-scale "
+    "8-Gaussian toy run, the default). Override fields with --config.SECTION.FIELD=VALUE.",
+    lock_config=True,
+)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", "runs/default", "Output folder for the config, checkpoints, metrics and plots; an existing one is resumed."
+)
+_VERBOSE = flags.DEFINE_enum(
+    "verbose", "auto", ["auto", "0", "1", "2"],
+    "Keras progress output: 1 a progress bar, 2 one line per log interval, 0 none, auto picks 1 on a terminal.",
+)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+    from tf_ebm import config as config_lib
+    from tf_ebm import training
+
+    config = _CONFIG.value
+    try:
+        config_lib.validate(config)
+    except ValueError as error:
+        logging.error("Invalid config: %s", error)
+        sys.exit(f"Invalid config: {error}")
+    verbose = _VERBOSE.value if _VERBOSE.value == "auto" else int(_VERBOSE.value)
+    try:
+        training.train_and_evaluate(config, _WORKDIR.value, verbose=verbose)
+    except training.NonFiniteMetricError as error:
+        logging.error("%s", error)
+        sys.exit(str(error))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,312 @@
+"""`train_and_evaluate(config, workdir)`: the training run behind `python -m tf_ebm.train`.
+
+The run validates the config, restores the latest checkpoint of the workdir if there is
+one, and calls `model.fit` in chunks of `train.log_every` updates (one Keras epoch each).
+Callbacks write the per-update scalars, checkpoints, sample grids, learning diagnostics
+and, for 2D toys, density plots and KLs. See `tf_ebm.workdir` for the file layout.
+"""
+
+import collections
+import csv
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tf_ebm import config as config_lib
+from tf_ebm import workdir as workdir_lib
+
+__all__ = ["TrainResult", "make_strategy", "train_and_evaluate"]
+
+METRIC_NAMES = ("d", "r", "energy_pos", "energy_neg", "lr")
+
+TrainResult = collections.namedtuple("TrainResult", ["model", "final_step", "history", "workdir"])
+
+
+class NonFiniteMetricError(RuntimeError):
+    """A training metric became NaN or infinite; training stopped before checkpointing it."""
+
+
+def make_strategy(name):
+    """Return the `tf.distribute` strategy for `train.strategy`.
+
+    'auto' is MirroredStrategy over all GPUs when there are two or more, else the
+    default (single-device) strategy. 'multi_worker' reads the cluster from TF_CONFIG.
+    """
+    if name == "auto":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"Invalid `train.strategy`={name!r}; allowed values are {', '.join(config_lib.STRATEGIES)}.")
+
+
+def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
+    """Train the EBM that `config` describes, writing everything to `workdir`.
+
+    Resumes from the latest checkpoint of `workdir` when there is one.
+
+    Args:
+      config: an `ml_collections.ConfigDict` based on `tf_ebm.config.base_config()`.
+      workdir: output folder, created if needed.
+      strategy: a `tf.distribute.Strategy`; None builds one from `train.strategy`.
+      verbose: Keras progress output (0, 1, 2 or 'auto').
+
+    Returns:
+      `TrainResult(model, final_step, history, workdir)`.
+
+    Raises:
+      ValueError: for an invalid config (before any work is done).
+      NonFiniteMetricError: when d, r or an energy becomes NaN or infinite.
+    """
+    config_lib.validate(config)
+    strategy = strategy or make_strategy(config.train.strategy)
+    derived = config_lib.derived_values(config, strategy.num_replicas_in_sync)
+    os.makedirs(workdir, exist_ok=True)
+    workdir_lib.save_config(config, workdir)
+    _log_start(config, derived, workdir)
+
+    with strategy.scope():
+        model = workdir_lib.build_model(config)
+    manager = workdir_lib.checkpoint_manager(model, workdir, config.train.max_checkpoints_to_keep)
+    start_step = 0
+    if manager.latest_checkpoint:
+        workdir_lib.restore_checkpoint(model, manager.latest_checkpoint)
+        start_step = int(model.update_count.numpy())
+        logging.info("Resumed from %s at update %d.", manager.latest_checkpoint, start_step)
+    if start_step >= config.train.num_updates:
+        logging.info("The workdir already holds %d updates; nothing to train.", start_step)
+        return TrainResult(model, start_step, {}, workdir)
+
+    from tf_ebm import data as data_lib  # Imported here: the data package imports TFDS.
+
+    # Folding the start step into the shuffle seed gives a resumed run a new data order.
+    # NOTE: the data order of a resumed run differs from an uninterrupted run's.
+    info = data_lib.make_dataset(config.data, derived.global_batch_size, seed=config.seed + start_step)
+    logging.info("Data: %s, %d examples of shape %s.", config.data.dataset, info.num_examples, info.element_shape)
+
+    log_every = config.train.log_every
+    callbacks = [
+        MetricsWriter(workdir, start_step, config.train.num_updates),
+        Visualizer(config, workdir, start_step),
+        Checkpointer(manager, config.train.checkpoint_every, config.train.num_updates),
+    ]
+    epochs = math.ceil(config.train.num_updates / log_every)
+    logging.info("Compiling the train step; the first update includes tracing and compilation.")
+    history = model.fit(
+        info.dataset,
+        epochs=epochs,
+        initial_epoch=start_step // log_every,
+        steps_per_epoch=log_every,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    final_step = int(model.update_count.numpy())
+    logging.info(
+        "Done: %d updates. Outputs in %s: %s, %s, %s/, %s/, %s, %s/.",
+        final_step, workdir, workdir_lib.CONFIG_FILE, workdir_lib.METRICS_CSV, workdir_lib.CHECKPOINT_DIR,
+        workdir_lib.SAMPLES_DIR, workdir_lib.DIAGNOSTICS_PNG, workdir_lib.TENSORBOARD_DIR,
+    )
+    return TrainResult(model, final_step, history.history, workdir)
+
+
+class MetricsWriter(keras.callbacks.Callback):
+    """Write d, r, energies and learning rate of every update to CSV and TensorBoard.
+
+    Also logs throughput, stops training at `num_updates`, and raises
+    `NonFiniteMetricError` naming the metric and update when a value is not finite.
+    """
+
+    def __init__(self, workdir, start_step, num_updates):
+        super().__init__()
+        self.path = os.path.join(workdir, workdir_lib.METRICS_CSV)
+        self.step = start_step
+        self.num_updates = num_updates
+        self.writer = tf.summary.create_file_writer(os.path.join(workdir, workdir_lib.TENSORBOARD_DIR))
+        _truncate_csv(self.path, start_step)
+        is_new = not os.path.exists(self.path)
+        self.file = open(self.path, "a", newline="")
+        self.csv = csv.writer(self.file)
+        if is_new:
+            self.csv.writerow(("step",) + METRIC_NAMES)
+        self.interval_start = None
+        self.interval_start_step = start_step
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        values = [float(np.asarray(logs[name])) for name in METRIC_NAMES]
+        for name, value in zip(METRIC_NAMES, values):
+            if not math.isfinite(value):
+                self.file.flush()
+                raise NonFiniteMetricError(
+                    f"Metric `{name}` is {value} at update {self.step}; training stopped without "
+                    "saving this state. Lower the learning rate or epsilon, or check the data range."
+                )
+        self.csv.writerow([self.step] + values)
+        with self.writer.as_default(step=self.step):
+            for name, value in zip(METRIC_NAMES, values):
+                tf.summary.scalar(name, value)
+        if self.interval_start is None:
+            logging.info("First update of this run done (includes compilation).")
+            self.interval_start = time.perf_counter()
+            self.interval_start_step = self.step
+        if self.step >= self.num_updates:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.file.flush()
+        self.writer.flush()
+        elapsed = time.perf_counter() - self.interval_start
+        updates = self.step - self.interval_start_step
+        rate = updates / elapsed if elapsed > 0 else float("nan")
+        logging.info("Update %d: %s; %.2f updates/s.", self.step, _format_logs(logs), rate)
+        self.interval_start = time.perf_counter()
+        self.interval_start_step = self.step
+
+    def on_train_end(self, logs=None):
+        self.file.close()
+        self.writer.close()
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Save a checkpoint every `every` updates and at the end of training."""
+
+    def __init__(self, manager, every, num_updates):
+        super().__init__()
+        self.manager = manager
+        self.every = every
+        self.num_updates = num_updates
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = int(self.model.update_count.numpy())
+        if step % self.every == 0 or step >= self.num_updates:
+            path = self.manager.save(checkpoint_number=step)
+            logging.info("Saved checkpoint %s.", path)
+
+
+class Visualizer(keras.callbacks.Callback):
+    """At each log interval, write sample grids, learning diagnostics and toy densities."""
+
+    def __init__(self, config, workdir, start_step):
+        super().__init__()
+        self.config = config
+        self.workdir = workdir
+        self.is_toy = config.model.net == "toy"
+        self.metrics_path = os.path.join(workdir, workdir_lib.METRICS_CSV)
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = int(self.model.update_count.numpy())
+        self._write_samples(step)
+        self._write_diagnostics()
+        if self.is_toy:
+            self._write_toy_density(step)
+
+    def _write_samples(self, step):
+        from tf_ebm import plots
+
+        samples_dir = os.path.join(self.workdir, workdir_lib.SAMPLES_DIR)
+        count = self.config.train.num_sample_images
+        init_type = "uniform" if self.model.init_type == "persistent" else self.model.init_type
+        if init_type == "data":
+            init_type = "uniform"
+        # A fixed seed shows the same chains at every interval, so grids are comparable.
+        samples = self.model.sample(count, init_type=init_type, seed=self.config.seed).numpy()
+        if self.is_toy:
+            plots.save_points(samples, os.path.join(samples_dir, f"shortrun_{step:07d}.png"), title=f"update {step}")
+        else:
+            plots.save_image_grid(samples, os.path.join(samples_dir, f"shortrun_{step:07d}.png"))
+        if self.model.persistent_bank is not None:
+            bank = self.model.persistent_bank.numpy()[: max(count, 1000) if self.is_toy else count]
+            name = os.path.join(samples_dir, f"bank_{step:07d}.png")
+            if self.is_toy:
+                plots.save_points(bank, name, title=f"persistent bank, update {step}")
+            else:
+                plots.save_image_grid(bank, name)
+
+    def _write_diagnostics(self):
+        from tf_ebm import diagnostics
+        from tf_ebm import plots
+
+        series = _read_metrics(self.metrics_path)
+        if len(series["d"]) < diagnostics.MIN_WINDOW:
+            return
+        window = min(self.config.train.diagnostics_window, len(series["d"]))
+        max_lag = max(1, min(diagnostics.MAX_ANALYSIS_LAG, window // 4))
+        plots.save_learning_diagnostics(
+            series["d"][-window:], series["r"][-window:], os.path.join(self.workdir, workdir_lib.DIAGNOSTICS_PNG),
+            max_lag=max_lag, steps=series["step"][-window:],
+        )
+        result = diagnostics.analyze(series["d"], series["r"], window=window, steps=series["step"])
+        text = f"update {int(series['step'][-1])}, window {window}: {result.regime}\n{result.verdict}\n"
+        with open(os.path.join(self.workdir, workdir_lib.DIAGNOSTICS_TXT), "w") as file:
+            file.write(text)
+        logging.info("Diagnostics: %s", text.strip().replace("\n", " "))
+
+    def _write_toy_density(self, step):
+        from tf_ebm import density
+
+        samples = self.model.sample(self.config.toy.num_kde_samples, seed=self.config.seed + 1).numpy()
+        grid = density.make_grid(resolution=self.config.toy.grid_resolution)
+        report = density.toy_density_report(
+            self.model.energy_net, samples, self.config.data.dataset, self.model.epsilon, grid=grid,
+            path=os.path.join(self.workdir, workdir_lib.DENSITY_DIR, f"density_{step:07d}.png"),
+        )
+        path = os.path.join(self.workdir, workdir_lib.TOY_METRICS_CSV)
+        is_new = not os.path.exists(path)
+        with open(path, "a", newline="") as file:
+            writer = csv.writer(file)
+            if is_new:
+                writer.writerow(("step", "kl_true_learned", "kl_true_kde"))
+            writer.writerow((step, report["kl_true_learned"], report["kl_true_kde"]))
+        logging.info(
+            "Toy density at update %d: KL(true || learned) = %.4f, KL(true || short-run KDE) = %.4f.",
+            step, report["kl_true_learned"], report["kl_true_kde"],
+        )
+
+
+def _read_metrics(path):
+    columns = {name: [] for name in ("step",) + METRIC_NAMES}
+    with open(path, newline="") as file:
+        for row in csv.DictReader(file):
+            for name in columns:
+                columns[name].append(float(row[name]))
+    return {name: np.asarray(values) for name, values in columns.items()}
+
+
+def _truncate_csv(path, step):
+    """Drop rows after `step`, which a crash after the last checkpoint left behind."""
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as file:
+        rows = list(csv.reader(file))
+    if not rows:
+        os.remove(path)
+        return
+    kept = [rows[0]] + [row for row in rows[1:] if row and int(row[0]) <= step]
+    if len(kept) != len(rows):
+        with open(path, "w", newline="") as file:
+            csv.writer(file).writerows(kept)
+
+
+def _format_logs(logs):
+    return ", ".join(f"{name} = {float(logs[name]):.4g}" for name in METRIC_NAMES if logs and name in logs)
+
+
+def _log_start(config, derived, workdir):
+    logging.info("Workdir: %s", workdir)
+    logging.info("Config:\n%s", config)
+    logging.info(
+        "Replicas: %d; batch %d global, %d per replica; temperature T = epsilon^2/2 = %.3g; "
+        "loss scale 2/epsilon^2 = %.3g; learning rate %.3g (x %.3g = %.3g at update 0).",
+        derived.num_replicas, derived.global_batch_size, derived.per_replica_batch_size,
+        derived.temperature, derived.loss_scale, config.train.learning_rate,
+        derived.learning_rate_scale, derived.effective_learning_rate,
+    )
