@@ -88,9 +88,10 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
 
     from tf_ebm import data as data_lib  # Imported here: the data package imports TFDS.
 
-    # Folding the start step into the shuffle seed gives a resumed run a new data order.
-    # NOTE: the data order of a resumed run differs from an uninterrupted run's.
-    info = data_lib.make_dataset(config.data, derived.global_batch_size, seed=config.seed + start_step)
+    # The same seed keeps a resumed toy run on the same points.
+    # NOTE: a resumed run restarts the shuffle order from its beginning, so its batches
+    # differ from those an uninterrupted run would have drawn at that point.
+    info = data_lib.make_dataset(config.data, derived.global_batch_size, seed=config.seed)
     logging.info("Data: %s, %d examples of shape %s.", config.data.dataset, info.num_examples, info.element_shape)
 
     log_every = config.train.log_every
