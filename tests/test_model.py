@@ -188,3 +188,24 @@ def test_bank_smaller_than_batch_is_rejected():
 def test_unknown_optimizer_is_rejected():
     with pytest.raises(ValueError, match=r"`optimizer`='rmsprop'.*adam, sgd"):
         linear_model().compile("rmsprop")
+
+
+def test_set_sampler_does_not_retrace_train_step():
+    model = linear_model(epsilon=0.1, num_steps=2)
+    model.compile(jit_compile=False)
+    traces = []
+    train_step = model.train_step
+
+    def counting_train_step(data):
+        traces.append(1)  # Python runs only while TensorFlow traces the step.
+        return train_step(data)
+
+    model.train_step = counting_train_step
+    x = np.zeros((16, 2), np.float32)
+    model.fit(x, batch_size=8, epochs=1, verbose=0)
+    # The first fit may trace twice: creating the optimizer's variables forces a retrace.
+    traces_after_first_fit = len(traces)
+    model.set_sampler(epsilon=0.05, num_steps=7)
+    model.fit(x, batch_size=8, epochs=1, verbose=0)
+    assert len(traces) == traces_after_first_fit
+    assert (model.epsilon, model.num_steps) == (pytest.approx(0.05), 7)
