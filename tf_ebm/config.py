@@ -1,9 +1,9 @@
 """Training configuration: defaults, one validation pass, and derived values.
 
 Experiment files in `configs/` start from `base_config()` and change fields. `validate`
-checks every field once before any work; `derived_values` computes the quantities that
-follow from the config (temperature, loss and learning-rate scaling, batch split) without
-editing it.
+checks every field once before any work. `derived_values` computes the quantities that
+follow from the config (temperature, loss and learning-rate scaling, batch split), and it
+never edits the config.
 """
 
 import collections
@@ -68,7 +68,7 @@ def base_config():
     config.train.learning_rate = 0.1  # Before the SGD factor epsilon**2 / 2.
     config.train.lr_decay = 1.0  # Multiplicative decay per update.
     config.train.lr_min = 0.0  # Floor of the decayed learning rate.
-    config.train.data_epsilon = 0.0  # Noise on the positives; the paper uses about 2 epsilon for images.
+    config.train.data_epsilon = 0.0  # Noise on the positives; Nijkamp et al. (AAAI 2020) use about 2 epsilon for images.
     config.train.jit_compile = "auto"  # 'auto' (XLA for nets without convolutions), 'xla', 'graph'.
     config.train.strategy = "auto"  # 'auto', 'default', 'mirrored' or 'multi_worker'.
     config.train.log_every = 100  # Updates between logs, sample grids and plots.

@@ -1,12 +1,14 @@
 """Short-run Langevin sampling of an energy F(x) as one compiled `tf.while_loop`.
 
-Conventions. The paper's noise scale `epsilon` is the standard deviation of the
-Gaussian noise added at each step (TFP's Langevin `step_size` is epsilon**2).
+Conventions follow Nijkamp et al., "On the Anatomy of MCMC-Based Maximum Likelihood
+Learning of Energy-Based Models" (AAAI 2020). The noise scale `epsilon` is the standard
+deviation of the Gaussian noise added at each step; TFP's Langevin `step_size` is
+epsilon**2.
 For an energy U(x) = F(x) / T the unadjusted Langevin update is
 
     x <- x - (epsilon**2 / 2) * grad U(x) + epsilon * z,    z ~ N(0, I).
 
-With the paper's temperature T = epsilon**2 / 2 this becomes
+With the temperature T = epsilon**2 / 2 that the paper trains at, this becomes
 
     x <- x - grad F(x) + epsilon * z,
 
@@ -40,7 +42,7 @@ LangevinResults = collections.namedtuple(
 
 
 def step_seed(seed, *data):
-    """Fold integers into a stateless seed of shape (2,); each tuple gives an independent stream."""
+    """Fold integers into a stateless seed of shape (2,). Each tuple of integers gives an independent stream."""
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
     if seed.shape.rank == 0:
         seed = tf.stack([seed, tf.zeros_like(seed)])
