@@ -599,44 +599,51 @@ def test_temperature_is_one_without_noise():
 
 # The command line.
 
-_CLI_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    import types
+def train_tiny_toy_workdir(workdir):
+    from tf_ebm import config as config_lib
+    from tf_ebm import training
 
-    from absl import app
+    config = config_lib.base_config()
+    config.update_from_flattened_dict({
+        "train.num_updates": 10, "train.log_every": 10, "train.checkpoint_every": 10,
+        "train.batch_size": 20, "sampler.num_steps": 7, "sampler.bank_size": 100,
+        "data.num_examples": 200, "toy.grid_resolution": 20, "toy.num_kde_samples": 50,
+    })
+    return training.train_and_evaluate(config, str(workdir), verbose=0)
 
-    import tf_ebm
-    from tf_ebm import model as model_lib
-    from tf_ebm import networks
 
-    # Stands in for the training package's loader.
-    def load_model(workdir, checkpoint=None):
-        return model_lib.EnergyModel(networks.toy_mlp(), epsilon=0.1, num_steps=7), None
-
-    stub = types.ModuleType("tf_ebm.workdir")
-    stub.load_model = load_model
-    sys.modules["tf_ebm.workdir"] = stub
-    tf_ebm.workdir = stub
-
-    from tf_ebm import export
-
-    app.run(export.main, argv=["export"] + sys.argv[1:])
-    """
-)
+def run_export_cli(*arguments):
+    return subprocess.run(
+        [sys.executable, "-m", "tf_ebm.export", *arguments],
+        capture_output=True, text=True, timeout=240, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
 
 
 def test_command_line_exports_and_prints_metadata(tmp_path):
-    arguments = ["--workdir=/unused", f"--export_dir={tmp_path}", "--max_steps=20", "--max_samples=4", "--data_range=-2,2"]
-    completed = subprocess.run(
-        [sys.executable, "-c", _CLI_SCRIPT] + arguments,
-        capture_output=True, text=True, timeout=240, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    trained = train_tiny_toy_workdir(tmp_path / "run")
+    export_dir = tmp_path / "export"
+    completed = run_export_cli(
+        f"--workdir={tmp_path / 'run'}", f"--export_dir={export_dir}", "--max_steps=20", "--max_samples=4"
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     printed = json.loads(completed.stdout[completed.stdout.index("{") :])
 
-    assert printed["path"] == str(tmp_path / "ebm" / "1")
+    assert printed["path"] == str(export_dir / "ebm" / "1")
     assert printed["metadata"]["default_steps"] == 7
     assert printed["metadata"]["max_steps"] == 20
+    assert printed["metadata"]["init_type"] == "persistent"
+    # Toy models record the square of the toy density plots as their data range.
     assert printed["metadata"]["data_range"] == [-2.0, 2.0]
-    assert os.path.isfile(tmp_path / "ebm" / "1" / "saved_model.pb")
+    assert os.path.isfile(export_dir / "ebm" / "1" / "saved_model.pb")
+    loaded = tf.saved_model.load(str(export_dir / "ebm" / "1"))
+    x = np.array([[0.5, -0.25], [1.0, 0.0]], np.float32)
+    np.testing.assert_allclose(
+        loaded.signatures["energy"](x=tf.constant(x))["energy"].numpy(), trained.model.energy(x).numpy(), rtol=1e-5
+    )
+
+
+def test_command_line_rejects_missing_workdir(tmp_path):
+    completed = run_export_cli(f"--workdir={tmp_path / 'missing'}", f"--export_dir={tmp_path / 'export'}")
+    assert completed.returncode != 0
+    assert "is not a tf_ebm workdir" in completed.stderr
+    assert not os.path.exists(tmp_path / "export")

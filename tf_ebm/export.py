@@ -26,7 +26,7 @@ _MAX_SAMPLES = flags.DEFINE_integer(
     "max_samples", export_lib.DEFAULT_MAX_SAMPLES, "Largest num_samples of a sample request and largest batch of a refine request."
 )
 _DEFAULT_STEPS = flags.DEFINE_integer("default_steps", None, "Number of Langevin steps recorded for clients; the training num_steps if unset.")
-_DATA_RANGE = flags.DEFINE_list("data_range", None, "Data range recorded for clients as 'low,high'; -1,1 (image pixels) if unset.")
+_DATA_RANGE = flags.DEFINE_list("data_range", None, "Data range recorded for clients as 'low,high'; if unset, -1,1 (image pixels) for image models and -2,2 (the toy density plot square) for 2D toy models.")
 
 flags.mark_flags_as_required(["workdir", "export_dir"])
 
@@ -37,12 +37,19 @@ def main(argv):
     # Imported here so that only this command needs the training package.
     from tf_ebm import workdir as workdir_lib
 
-    model, _ = workdir_lib.load_model(_WORKDIR.value, checkpoint=_CHECKPOINT.value)
+    model, config = workdir_lib.load_model(_WORKDIR.value, checkpoint=_CHECKPOINT.value)
     logging.info(
         "Loaded %s from %s (epsilon %g, num_steps %d, init_type %s).",
         model.energy_net.name, _WORKDIR.value, model.epsilon, model.num_steps, model.init_type,
     )
-    data_range = export_lib.DEFAULT_DATA_RANGE if _DATA_RANGE.value is None else _DATA_RANGE.value
+    data_range = _DATA_RANGE.value
+    if data_range is None and config.model.net == "toy":
+        from tf_ebm import density
+
+        # Toy points are unbounded; record the square that the toy density plots cover.
+        data_range = density.DEFAULT_GRID_LIMITS
+    elif data_range is None:
+        data_range = export_lib.DEFAULT_DATA_RANGE
     path = export_lib.export_energy_model(
         model,
         _EXPORT_DIR.value,
