@@ -209,3 +209,17 @@ def test_set_sampler_does_not_retrace_train_step():
     model.fit(x, batch_size=8, epochs=1, verbose=0)
     assert len(traces) == traces_after_first_fit
     assert (model.epsilon, model.num_steps) == (pytest.approx(0.05), 7)
+
+
+def test_evaluate_reports_heldout_d():
+    # eps = 0, CD initialization, one step and no data noise make d deterministic:
+    # x_neg = (1 - w) x, so d = (w / 2) mean|x|^2 (1 - (1 - w)^2) with w = 0.5.
+    net = keras.Sequential([keras.Input((2,)), QuadraticEnergy(w=0.5)])
+    model = tf_ebm.EnergyModel(net, epsilon=0.0, num_steps=1, init_type="data", data_epsilon=0.0)
+    model.compile(jit_compile=False)
+    heldout = np.array([[1.0, 1.0], [2.0, 0.0], [0.0, 3.0], [1.0, -1.0]], np.float32)
+    logs = model.evaluate(heldout, batch_size=2, verbose=0, return_dict=True)
+    expected = 0.25 * np.mean(np.sum(heldout**2, axis=1)) * 0.75
+    np.testing.assert_allclose(logs["d"], expected, rtol=1e-5)
+    np.testing.assert_allclose(logs["energy_pos"] - logs["energy_neg"], expected, rtol=1e-5)
+    assert int(model.update_count.numpy()) == 0
