@@ -223,3 +223,22 @@ def test_evaluate_reports_heldout_d():
     np.testing.assert_allclose(logs["d"], expected, rtol=1e-5)
     np.testing.assert_allclose(logs["energy_pos"] - logs["energy_neg"], expected, rtol=1e-5)
     assert int(model.update_count.numpy()) == 0
+
+
+def test_state_range_applies_to_training_and_sampling():
+    net = keras.Sequential([keras.Input((2,)), LinearEnergy()])
+    model = tf_ebm.EnergyModel(net, epsilon=0.1, num_steps=5, init_type="persistent", bank_size=16,
+                               state_range=(-1, 1))
+    model.compile("sgd", learning_rate=1e-6, jit_compile=False)
+    model.train_on_batch(np.zeros((16, 2), np.float32))
+    # F = w * sum(x) with w = 1 drives the chains down by 1 per step, onto the lower bound.
+    np.testing.assert_array_less(-1.0 - 1e-6, model.persistent_bank.numpy())
+    np.testing.assert_allclose(model.persistent_bank.numpy(), -1.0, atol=0.35)
+    assert model.sample(8, init_type="uniform").numpy().min() >= -1.0
+    config = tf_ebm.EnergyModel(tf_ebm.toy_mlp(), state_range=(-1, 1)).get_config()
+    assert tf_ebm.EnergyModel.from_config(config).state_range == (-1.0, 1.0)
+
+
+def test_invalid_state_range_is_rejected():
+    with pytest.raises(ValueError, match=r"`state_range` must have low < high; received \(1, -1\)"):
+        linear_model(state_range=(1, -1))

@@ -116,3 +116,18 @@ def test_energy_of_wrong_shape_is_rejected():
 def test_invalid_sampler_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sampler_lib.LangevinSampler(quadratic_energy([0.0], 1.0), **kwargs)
+
+
+def test_state_range_clips_every_step():
+    # A linear energy F = -10 * sum(x) pushes chains up by 10 per step; clipping holds
+    # them at the upper bound, and without it they leave the range.
+    def energy_fn(x, training=False):
+        return -10.0 * tf.reduce_sum(x, axis=-1)
+
+    x0 = tf.zeros([100, 3])
+    clipped = sampler_lib.langevin_chain(energy_fn, x0, 5, 0.1, seed=[0, 1], state_range=(-1.0, 1.0))
+    free = sampler_lib.langevin_chain(energy_fn, x0, 5, 0.1, seed=[0, 1])
+    assert clipped.states.numpy().max() <= 1.0
+    assert clipped.states.numpy().min() >= -1.0
+    np.testing.assert_allclose(clipped.states.numpy(), 1.0, atol=0.35)
+    assert free.states.numpy().min() > 40.0

@@ -194,6 +194,7 @@ def test_paper_values_in_configs():
         ({"sampler.bank_size": 10}, r"`sampler.bank_size`=10 is smaller than `train.batch_size`=100"),
         ({"train.lr_decay": 1.5}, r"Invalid `train.lr_decay`=1.5; it must be > 0.0 and <= 1.0"),
         ({"model.net": "vanilla"}, r"`model.net`='vanilla' does not fit `data.dataset`='gaussian_mixture'"),
+        ({"sampler.clip_states": True}, r"`sampler.clip_states`=True clips chains to the image range"),
     ],
 )
 def test_invalid_config_values(overrides, match):

@@ -60,6 +60,8 @@ def base_config():
     config.sampler.init_type = "persistent"  # 'uniform', 'gaussian', 'data' or 'persistent'.
     config.sampler.bank_size = 10000  # Persistent chains.
     config.sampler.rejuvenation = 0.0  # Fraction of persistent chains restarted per update.
+    # Clip image chains to the data range [-1, 1] after every step. Off in the paper.
+    config.sampler.clip_states = False
 
     config.train = ml_collections.ConfigDict()
     config.train.batch_size = 100  # Global batch size, split over replicas.
@@ -95,6 +97,8 @@ def validate(config):
     _check_choice(config, "sampler.init_type", model_lib.INIT_TYPES)
     _check_int(config, "sampler.bank_size", minimum=1)
     _check_float(config, "sampler.rejuvenation", minimum=0.0, below=1.0)
+    if not isinstance(_lookup(config, "sampler.clip_states"), bool):
+        raise ValueError(f"Invalid `sampler.clip_states`={config.sampler.clip_states!r}; it must be True or False.")
     _check_int(config, "train.batch_size", minimum=1)
     _check_int(config, "train.num_updates", minimum=1)
     _check_choice(config, "train.optimizer", model_lib.OPTIMIZERS)
@@ -131,6 +135,11 @@ def validate(config):
             f"`model.net`={config.model.net!r} does not fit `data.dataset`={config.data.dataset!r}: "
             f"use net 'toy' with the 2D datasets {', '.join(data_lib.TOY_DATASETS)} and "
             "'vanilla' or 'nonlocal' with images."
+        )
+    if config.sampler.clip_states and is_toy:
+        raise ValueError(
+            "`sampler.clip_states`=True clips chains to the image range [-1, 1]; 2D toy points "
+            "are not bounded to it, so use it only with image data."
         )
     data_lib.validate_data_config(config.data)
     return config

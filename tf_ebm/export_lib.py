@@ -262,6 +262,7 @@ def _serving_functions(model, metadata):
         chains = sampler_lib.langevin_chain(
             energy_net, initial_states, num_steps, epsilon,
             sampler_lib.step_seed(seed, model_lib._LANGEVIN_NOISE), drift=drift, training=False,
+            state_range=model.state_range,
         )
         return {"samples": chains.states, "energy": chains.final_energy}
 

@@ -82,6 +82,7 @@ def run_long_chains(
     save_at=(),
     progress=True,
     jit_compile=False,
+    state_range=None,
 ):
     """Run long Langevin chains in compiled chunks, recording energy and gradient paths.
 
@@ -105,6 +106,9 @@ def run_long_chains(
         `record_every` in [0, num_steps]; 0 keeps the initial states.
       progress: show a tqdm progress bar over steps.
       jit_compile: compile each chunk with XLA.
+      state_range: None, or (low, high) to clip ULA states to after every step, as
+        training does for models built with a `state_range`. MALA rejects it,
+        because clipping would break the Metropolis-Hastings correction.
 
     Returns:
       `LongRunResults` with numpy arrays. A `RuntimeWarning` is issued when the
@@ -120,7 +124,14 @@ def run_long_chains(
     )
     if temperature is None:
         temperature = epsilon**2 / 2.0
-    chunk = _ChunkRunner(energy_fn, method, float(epsilon), float(temperature), int(record_every), jit_compile)
+    if state_range is not None and method == "mala":
+        raise ValueError(
+            "`state_range` is for method='ula' only: clipping MALA proposals would break the "
+            "Metropolis-Hastings correction. Pass state_range=None for MALA."
+        )
+    chunk = _ChunkRunner(
+        energy_fn, method, float(epsilon), float(temperature), int(record_every), jit_compile, state_range
+    )
     seed = sampler_lib.step_seed(seed)
 
     boundaries = set(range(chunk_size, num_steps, chunk_size)) | {num_steps}
@@ -164,8 +175,9 @@ class _ChunkRunner:
     `first_block` and `num_blocks` are tensors, so every chunk reuses one trace.
     """
 
-    def __init__(self, energy_fn, method, epsilon, temperature, record_every, jit_compile):
+    def __init__(self, energy_fn, method, epsilon, temperature, record_every, jit_compile, state_range=None):
         self._energy_fn = energy_fn
+        self._state_range = state_range
         self._epsilon = epsilon
         self._temperature = temperature
         self._record_every = record_every
@@ -197,7 +209,8 @@ class _ChunkRunner:
     def _ula_block(self, state, block_seed):
         drift = sampler_lib.drift_coefficient(self._epsilon, self._temperature)
         chain = sampler_lib.langevin_chain(
-            self._energy_fn, state, self._record_every, self._epsilon, block_seed, drift=drift
+            self._energy_fn, state, self._record_every, self._epsilon, block_seed, drift=drift,
+            state_range=self._state_range,
         )
         summary = dict(
             energy=tf.reduce_mean(chain.final_energy),

@@ -67,6 +67,8 @@ class EnergyModel(keras.Model):
         of `energy_net`; required when `energy_net` has no known input shape.
       seed: integer seed of all randomness; updates fold in the update count and replica id.
       sampler_jit_compile: compile `sample()` with XLA; None picks `default_jit_compile`.
+      state_range: None, or (low, high) to clip every Langevin state to, e.g. (-1, 1) for
+        images. Off in the paper; see `sampler.langevin_chain`.
 
     Raises:
       ValueError: for an argument outside the allowed values (the message names it).
@@ -84,6 +86,7 @@ class EnergyModel(keras.Model):
         input_shape=None,
         seed=0,
         sampler_jit_compile=None,
+        state_range=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -94,6 +97,7 @@ class EnergyModel(keras.Model):
         self.bank_size = int(bank_size)
         self.rejuvenation = float(rejuvenation)
         self.seed = int(seed)
+        self.state_range = _check_state_range(state_range)
         self.example_shape = _resolve_example_shape(energy_net, input_shape)
         self.sampler_jit_compile = (
             default_jit_compile(energy_net) if sampler_jit_compile is None else bool(sampler_jit_compile)
@@ -292,7 +296,8 @@ class EnergyModel(keras.Model):
 
     def _sample_graph(self, initial_states, num_steps, epsilon, drift, seed):
         return sampler_lib.langevin_chain(
-            self.energy_net, initial_states, num_steps, epsilon, seed, drift=drift, training=False
+            self.energy_net, initial_states, num_steps, epsilon, seed, drift=drift, training=False,
+            state_range=self.state_range,
         )
 
     # Training and evaluation.
@@ -312,6 +317,7 @@ class EnergyModel(keras.Model):
         chains = sampler_lib.langevin_chain(
             self.energy_net, x_init, self.num_steps_variable, epsilon,
             sampler_lib.step_seed(update_seed, _LANGEVIN_NOISE), training=False,
+            state_range=self.state_range,
         )
         x_neg = tf.stop_gradient(chains.states)
         if bank_indices is not None:
@@ -352,6 +358,7 @@ class EnergyModel(keras.Model):
         chains = sampler_lib.langevin_chain(
             self.energy_net, x_init, self.num_steps_variable, self.epsilon_variable,
             sampler_lib.step_seed(seed, _LANGEVIN_NOISE), training=False,
+            state_range=self.state_range,
         )
         energy_pos = tf.reduce_mean(self(x_pos, training=False))
         energy_neg = tf.reduce_mean(self(chains.states, training=False))
@@ -431,6 +438,7 @@ class EnergyModel(keras.Model):
             input_shape=self.example_shape,
             seed=self.seed,
             sampler_jit_compile=self.sampler_jit_compile,
+            state_range=self.state_range,
         )
         return config
 
@@ -501,6 +509,18 @@ def _all_layers(layer):
     for child in getattr(layer, "layers", None) or getattr(layer, "_layers", None) or []:
         found.extend(_all_layers(child))
     return found
+
+
+def _check_state_range(state_range):
+    if state_range is None:
+        return None
+    try:
+        low, high = (float(bound) for bound in state_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"`state_range` must be None or a pair (low, high); received {state_range!r}.") from None
+    if not low < high:
+        raise ValueError(f"`state_range` must have low < high; received {state_range!r}.")
+    return (low, high)
 
 
 def _check_model_arguments(epsilon, num_steps, init_type, data_epsilon, bank_size, rejuvenation):

@@ -96,6 +96,7 @@ def langevin_chain(
     seed,
     drift=1.0,
     training=False,
+    state_range=None,
 ):
     """Run `num_steps` Langevin updates as one `tf.while_loop` (no Python loop over steps).
 
@@ -112,6 +113,10 @@ def langevin_chain(
       seed: int tensor of shape (2,), a stateless seed.
       drift: float scalar, the gradient coefficient (see `drift_coefficient`).
       training: Python bool passed to `energy_fn`.
+      state_range: None, or a (low, high) pair: each state is clipped to it after every
+        update, a projected Langevin step. This keeps image chains in the data range,
+        where an energy whose curvature grew past 2 would otherwise diverge under the
+        unit gradient step; it is not part of the paper's sampler.
 
     Returns:
       `LangevinResults` of tensors. `grad_norm` is 0 when `num_steps` is 0.
@@ -132,6 +137,8 @@ def langevin_chain(
         grad_norm_sum += tf.sqrt(tf.reduce_sum(tf.square(gradient), axis=reduce_axes))
         noise = tf.random.stateless_normal(tf.shape(x), seed=step_seed(seed, step))
         x = x - drift * gradient + epsilon * noise
+        if state_range is not None:
+            x = tf.clip_by_value(x, state_range[0], state_range[1])
         _, gradient = _energy_and_gradient(energy_fn, x, training)
         return step + 1, x, gradient, grad_norm_sum
 

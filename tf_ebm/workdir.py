@@ -76,6 +76,7 @@ def build_model(config, shape=None):
         input_shape=shape,
         seed=config.seed,
         sampler_jit_compile=resolve_jit_compile(config, energy_net),
+        state_range=(-1.0, 1.0) if config.sampler.clip_states else None,
     )
     model.compile(
         optimizer=config.train.optimizer,
