@@ -1,6 +1,6 @@
 """CPU-scale Fashion-MNIST: non-convergent short-run learning from uniform noise.
 
-The paper's non-convergent image recipe (vanilla ConvNet, Adam, epsilon = 0.01,
+The non-convergent image recipe of Nijkamp et al. (AAAI 2020) (vanilla ConvNet, Adam, epsilon = 0.01,
 epsilon_data about 2 epsilon, chains from uniform noise in [-1, 1]) scaled down to fit
 2,000 updates in under an hour on 2 CPU cores: n_f = 16, 28x28 grayscale images (the
 vanilla net's last conv then spans a 4x4 map, as at 32x32), batch 64 and 50 Langevin

@@ -99,7 +99,8 @@ def test_idx_cli_trains_image_model(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(read_csv(os.path.join(workdir, "metrics.csv"))) == 20
     grid = tf.io.decode_png(tf.io.read_file(os.path.join(workdir, "samples", "shortrun_0000020.png")))
-    assert grid.shape[0] > 16 and grid.shape[1] > 16
+    assert grid.shape[0] > 16
+    assert grid.shape[1] > 16
     assert not os.path.exists(os.path.join(workdir, "samples", "bank_0000020.png"))
 
 
@@ -224,7 +225,8 @@ def test_cli_rejects_batch_larger_than_dataset(tmp_path):
         "--config.sampler.bank_size=100",
     )
     assert result.returncode != 0
-    assert "batch_size" in result.stderr and "50" in result.stderr
+    assert "batch_size" in result.stderr
+    assert "50" in result.stderr
 
 
 def test_cli_help_lists_flags():

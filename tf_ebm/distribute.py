@@ -2,8 +2,8 @@
 
 Under MultiWorkerMirroredStrategy every worker runs the same training loop, and saving a
 checkpoint is a collective operation in which all workers take part. Only the chief's
-copy goes to the workdir; the other workers save to a scratch folder of their own and
-write no metrics or plots, so they never race with the chief on the same files.
+copy goes to the workdir. The other workers save to a scratch folder of their own and
+write no metrics or plots, so they never write the chief's files.
 """
 
 import os
