@@ -42,7 +42,7 @@ def test_two_workers_train_and_chief_writes_outputs(tmp_path):
         steps = [int(row["step"]) for row in csv.DictReader(file)]
     assert steps == list(range(1, 21))
     chief = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints")))
-    worker = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(workdir, "workers", "worker_1")))
+    worker = tf.train.load_checkpoint(tf.train.latest_checkpoint(os.path.join(workdir, "workers", "worker_1", "checkpoints")))
     bank_key = next(key for key in chief.get_variable_to_shape_map() if "persistent_bank" in key)
     # Both workers hold the same synchronized bank and network after training.
     np.testing.assert_array_equal(chief.get_tensor(bank_key), worker.get_tensor(bank_key))

@@ -140,7 +140,7 @@ def test_resume_drops_metrics_after_last_checkpoint(tmp_path):
 
 
 def test_non_finite_metric_stops_with_name_and_step(tmp_path):
-    writer = training.MetricsWriter(str(tmp_path), start_step=41, num_updates=100)
+    writer = training.MetricsWriter(str(tmp_path), start_step=41)
     logs = {"d": 0.1, "r": float("nan"), "energy_pos": 0.0, "energy_neg": 0.0, "lr": 1e-4}
     with pytest.raises(training.NonFiniteMetricError, match=r"Metric `r` is nan at update 42"):
         writer.on_train_batch_end(0, logs)

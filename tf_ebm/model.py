@@ -339,13 +339,14 @@ class EnergyModel(keras.Model):
         self.update_count.assign_add(1)
 
         # Per-step metrics; Keras averages returned values over replicas.
-        return {
+        metrics = {
             "d": d,
             "r": tf.reduce_mean(chains.grad_norm),
             "energy_pos": energy_pos,
             "energy_neg": energy_neg,
             "lr": tf.cast(self.optimizer.learning_rate, tf.float32),
         }
+        return _reducible_over_workers(metrics)
 
     def test_step(self, data):
         x = tf.convert_to_tensor(_images_from(data), tf.float32)
@@ -365,7 +366,7 @@ class EnergyModel(keras.Model):
         self.d_tracker.update_state(energy_pos - energy_neg)
         self.energy_pos_tracker.update_state(energy_pos)
         self.energy_neg_tracker.update_state(energy_neg)
-        return {metric.name: metric.result() for metric in self.metrics}
+        return _reducible_over_workers({metric.name: metric.result() for metric in self.metrics})
 
     def _update_seed(self):
         """Return the stateless seed of the current update on this replica."""
@@ -482,6 +483,21 @@ def _images_from(data):
                 return data[key]
         raise ValueError(f"A dict batch needs an 'image' key; received keys {sorted(data)}.")
     return data
+
+
+def _reducible_over_workers(metrics):
+    """Give each metric shape (1,) under a multi-worker strategy.
+
+    Keras 3.15 averages step outputs across workers with `strategy.reduce("MEAN", v,
+    axis=0)`, which fails on scalars; with shape (1,) it returns the scalar mean over
+    replicas. Other strategies get the scalars unchanged.
+    """
+    strategy = tf.distribute.get_strategy()
+    extended = getattr(strategy, "extended", None)
+    in_multi_worker_mode = getattr(extended, "_in_multi_worker_mode", None)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and in_multi_worker_mode and in_multi_worker_mode():
+        return {name: tf.reshape(value, [1]) for name, value in metrics.items()}
+    return metrics
 
 
 def _replica_id():

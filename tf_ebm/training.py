@@ -18,9 +18,10 @@ import tensorflow as tf
 from absl import logging
 
 from tf_ebm import config as config_lib
+from tf_ebm import distribute
 from tf_ebm import workdir as workdir_lib
 
-__all__ = ["TrainResult", "make_strategy", "train_and_evaluate"]
+__all__ = ["TrainResult", "train_and_evaluate"]
 
 METRIC_NAMES = ("d", "r", "energy_pos", "energy_neg", "lr")
 
@@ -29,24 +30,6 @@ TrainResult = collections.namedtuple("TrainResult", ["model", "final_step", "his
 
 class NonFiniteMetricError(RuntimeError):
     """A training metric became NaN or infinite; training stopped before checkpointing it."""
-
-
-def make_strategy(name):
-    """Return the `tf.distribute` strategy for `train.strategy`.
-
-    'auto' is MirroredStrategy over all GPUs when there are two or more, else the
-    default (single-device) strategy. 'multi_worker' reads the cluster from TF_CONFIG.
-    """
-    if name == "auto":
-        gpus = tf.config.list_logical_devices("GPU")
-        return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"Invalid `train.strategy`={name!r}; allowed values are {', '.join(config_lib.STRATEGIES)}.")
 
 
 def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
@@ -68,20 +51,25 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
       NonFiniteMetricError: when d, r or an energy becomes NaN or infinite.
     """
     config_lib.validate(config)
-    strategy = strategy or make_strategy(config.train.strategy)
+    strategy = strategy or distribute.make_strategy(config.train.strategy)
     derived = config_lib.derived_values(config, strategy.num_replicas_in_sync)
-    os.makedirs(workdir, exist_ok=True)
-    workdir_lib.save_config(config, workdir)
+    is_chief = distribute.is_chief(strategy)
+    checkpoint_dir = workdir if is_chief else distribute.worker_scratch_dir(workdir, strategy)
+    os.makedirs(checkpoint_dir, exist_ok=True)
+    if is_chief:
+        workdir_lib.save_config(config, workdir)
     _log_start(config, derived, workdir)
 
     with strategy.scope():
         model = workdir_lib.build_model(config)
-    manager = workdir_lib.checkpoint_manager(model, workdir, config.train.max_checkpoints_to_keep)
+    manager = workdir_lib.checkpoint_manager(model, checkpoint_dir, config.train.max_checkpoints_to_keep)
     start_step = 0
-    if manager.latest_checkpoint:
-        workdir_lib.restore_checkpoint(model, manager.latest_checkpoint)
+    # Every worker resumes from the chief's latest checkpoint, so all start in step.
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR))
+    if latest:
+        workdir_lib.restore_checkpoint(model, latest)
         start_step = int(model.update_count.numpy())
-        logging.info("Resumed from %s at update %d.", manager.latest_checkpoint, start_step)
+        logging.info("Resumed from %s at update %d.", latest, start_step)
     if start_step >= config.train.num_updates:
         logging.info("The workdir already holds %d updates; nothing to train.", start_step)
         return TrainResult(model, start_step, {}, workdir)
@@ -95,11 +83,11 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
     logging.info("Data: %s, %d examples of shape %s.", config.data.dataset, info.num_examples, info.element_shape)
 
     log_every = config.train.log_every
-    callbacks = [
-        MetricsWriter(workdir, start_step, config.train.num_updates),
-        Visualizer(config, workdir, start_step),
-        Checkpointer(manager, config.train.checkpoint_every, config.train.num_updates),
-    ]
+    callbacks = [StopAtUpdate(config.train.num_updates)]
+    if is_chief:
+        callbacks += [MetricsWriter(workdir, start_step), Visualizer(config, workdir, start_step)]
+    # Saving is collective under MultiWorkerMirroredStrategy, so every worker checkpoints.
+    callbacks.append(Checkpointer(manager, config.train.checkpoint_every, config.train.num_updates))
     epochs = math.ceil(config.train.num_updates / log_every)
     logging.info("Compiling the train step; the first update includes tracing and compilation.")
     history = model.fit(
@@ -119,18 +107,29 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
     return TrainResult(model, final_step, history.history, workdir)
 
 
+class StopAtUpdate(keras.callbacks.Callback):
+    """Stop training once the model has made `num_updates` updates (mid-epoch if needed)."""
+
+    def __init__(self, num_updates):
+        super().__init__()
+        self.num_updates = num_updates
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.update_count.numpy()) >= self.num_updates:
+            self.model.stop_training = True
+
+
 class MetricsWriter(keras.callbacks.Callback):
     """Write d, r, energies and learning rate of every update to CSV and TensorBoard.
 
-    Also logs throughput, stops training at `num_updates`, and raises
+    Also logs throughput and raises
     `NonFiniteMetricError` naming the metric and update when a value is not finite.
     """
 
-    def __init__(self, workdir, start_step, num_updates):
+    def __init__(self, workdir, start_step):
         super().__init__()
         self.path = os.path.join(workdir, workdir_lib.METRICS_CSV)
         self.step = start_step
-        self.num_updates = num_updates
         self.writer = tf.summary.create_file_writer(os.path.join(workdir, workdir_lib.TENSORBOARD_DIR))
         _truncate_csv(self.path, start_step)
         is_new = not os.path.exists(self.path)
@@ -159,8 +158,6 @@ class MetricsWriter(keras.callbacks.Callback):
             logging.info("First update of this run done (includes compilation).")
             self.interval_start = time.perf_counter()
             self.interval_start_step = self.step
-        if self.step >= self.num_updates:
-            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         self.file.flush()
@@ -253,23 +250,53 @@ class Visualizer(keras.callbacks.Callback):
 
     def _write_toy_density(self, step):
         from tf_ebm import density
+        from tf_ebm import plots
 
-        samples = self.model.sample(self.config.toy.num_kde_samples, seed=self.config.seed + 1).numpy()
+        # The KDE is built from the states that this run's MCMC produces: the persistent
+        # bank (the steady-state chains) for persistent runs, otherwise fresh short-run
+        # chains from the training initialization with the training epsilon and steps.
+        num_kde_samples = self.config.toy.num_kde_samples
+        init_type = self.model.init_type
+        if init_type == "persistent":
+            # Training updates random bank rows, so the first rows are a sample of the bank.
+            samples = self.model.persistent_bank.numpy()[:num_kde_samples]
+            source = f"persistent bank ({len(samples)} of {self.model.bank_size} chains)"
+        else:
+            initial_states = None
+            if init_type == "data":
+                from tf_ebm import data as data_lib  # Imported here: the data package imports TFDS.
+
+                initial_states = data_lib.load_examples(self.config.data, seed=self.config.seed)[:num_kde_samples]
+            samples = self.model.sample(
+                num_kde_samples, initial_states=initial_states, seed=self.config.seed + 1
+            ).numpy()
+            source = f"short-run samples ({self.model.num_steps} steps from {init_type} init)"
+
         grid = density.make_grid(resolution=self.config.toy.grid_resolution)
         report = density.toy_density_report(
-            self.model.energy_net, samples, self.config.data.dataset, self.model.epsilon, grid=grid,
-            path=os.path.join(self.workdir, workdir_lib.DENSITY_DIR, f"density_{step:07d}.png"),
+            self.model.energy_net, samples, self.config.data.dataset, self.model.epsilon, grid=grid
+        )
+        plots.save_density_panels(
+            [report["true_density"], report["learned_density"], report["kde_density"]],
+            [report["true_log_density"], report["learned_log_density"], report["kde_log_density"]],
+            grid.limits,
+            os.path.join(self.workdir, workdir_lib.DENSITY_DIR, f"density_{step:07d}.png"),
+            titles=("true", "learned exp(-U)", "KDE"),
+            suptitle=(
+                f"{self.config.data.dataset}, update {step}: KL(true || learned) = {report['kl_true_learned']:.3f}, "
+                f"KL(true || KDE) = {report['kl_true_kde']:.3f}\nKDE of the {source}"
+            ),
         )
         path = os.path.join(self.workdir, workdir_lib.TOY_METRICS_CSV)
         is_new = not os.path.exists(path)
         with open(path, "a", newline="") as file:
             writer = csv.writer(file)
             if is_new:
-                writer.writerow(("step", "kl_true_learned", "kl_true_kde"))
-            writer.writerow((step, report["kl_true_learned"], report["kl_true_kde"]))
+                writer.writerow(("step", "kl_true_learned", "kl_true_kde", "kde_source"))
+            writer.writerow((step, report["kl_true_learned"], report["kl_true_kde"], source))
         logging.info(
-            "Toy density at update %d: KL(true || learned) = %.4f, KL(true || short-run KDE) = %.4f.",
-            step, report["kl_true_learned"], report["kl_true_kde"],
+            "Toy density at update %d: KL(true || learned) = %.4f, KL(true || KDE of the %s) = %.4f.",
+            step, report["kl_true_learned"], source, report["kl_true_kde"],
         )
 
 

@@ -91,9 +91,16 @@ def build_model(config, shape=None):
 
 
 def resolve_jit_compile(config, energy_net):
-    """Map `train.jit_compile` ('auto', 'xla', 'graph') to a bool for `energy_net`."""
+    """Map `train.jit_compile` ('auto', 'xla', 'graph') to a bool for `energy_net`.
+
+    'auto' is graph mode with more than one replica in the current strategy, because XLA
+    fails to compile the train step's cross-replica collectives (seen with
+    MultiWorkerMirroredStrategy on TF 2.21 CPUs); otherwise `default_jit_compile`.
+    """
     mode = config.train.jit_compile
     if mode == "auto":
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            return False
         return model_lib.default_jit_compile(energy_net)
     return mode == "xla"
 
