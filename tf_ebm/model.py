@@ -25,9 +25,10 @@ _SAMPLE_CALL = 6
 def default_jit_compile(energy_net):
     """Return the measured compile-mode default for `energy_net`.
 
-    On the CPUs this was measured on (TF 2.21, `benchmarks/langevin_speed.py`), XLA runs a
-    dense toy net's Langevin loop about 10x faster than graph mode but convolution nets
-    about 3x slower, so XLA is the default only for nets without convolutions.
+    Measured with `benchmarks/langevin_speed.py` on a 2-core CPU machine with TF 2.21
+    (docs/benchmarks.md): XLA ran the dense toy net's Langevin loop 1.8x faster than graph
+    mode, and the convolution nets 2.3x to 5x slower. So XLA is the default only for nets
+    without convolutions.
     """
     has_convolution = any(isinstance(layer, keras.layers.Conv2D) for layer in _all_layers(energy_net))
     return not has_convolution
