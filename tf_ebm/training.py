@@ -97,6 +97,7 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
         steps_per_epoch=log_every,
         callbacks=callbacks,
         verbose=verbose,
+        shuffle=False,  # The input pipeline shuffles.
     )
     final_step = int(model.update_count.numpy())
     logging.info(
