@@ -191,7 +191,7 @@ def test_paper_values_in_configs():
         ({"sampler.init_type": "zeros"}, r"Invalid `sampler.init_type`='zeros'; allowed values are uniform"),
         ({"train.optimizer": "rmsprop"}, r"Invalid `train.optimizer`='rmsprop'; allowed values are adam, sgd"),
         ({"data.dataset": "imagenet"}, r"data.dataset.*'imagenet'"),
-        ({"train.checkpoint_every": 150}, r"`train.checkpoint_every`=150 must be a multiple of `train.log_every`=100"),
+        ({"train.checkpoint_every": 150}, r"`train.checkpoint_every`=150 must be a multiple of `train.log_every`=200"),
         ({"sampler.bank_size": 10}, r"`sampler.bank_size`=10 is smaller than `train.batch_size`=100"),
         ({"train.lr_decay": 1.5}, r"Invalid `train.lr_decay`=1.5; it must be > 0.0 and <= 1.0"),
         ({"model.net": "vanilla"}, r"`model.net`='vanilla' does not fit `data.dataset`='gaussian_mixture'"),
@@ -253,3 +253,21 @@ def test_real_fashion_mnist_trains(tmp_path):
     assert len(rows) == 4
     assert all(np.isfinite(float(row["d"])) for row in rows)
     assert os.path.exists(os.path.join(tmp_path, "samples", "shortrun_0000004.png"))
+
+
+def test_resume_with_other_network_is_rejected(tmp_path):
+    workdir = str(tmp_path)
+    config = config_lib.base_config()
+    config.update_from_flattened_dict({
+        "train.num_updates": 10, "train.log_every": 10, "train.checkpoint_every": 10,
+        "train.batch_size": 20, "sampler.num_steps": 2, "sampler.bank_size": 100,
+        "data.num_examples": 200, "toy.grid_resolution": 20, "toy.num_kde_samples": 50,
+    })
+    training.train_and_evaluate(config, workdir, verbose=0)
+    saved = open(os.path.join(workdir, "config.json")).read()
+
+    other = config_lib.base_config()
+    other.update_from_flattened_dict({"sampler.bank_size": 200, "train.num_updates": 20})
+    with pytest.raises(ValueError, match=r"different config \(.*sampler.bank_size: 100 -> 200"):
+        training.train_and_evaluate(other, workdir, verbose=0)
+    assert open(os.path.join(workdir, "config.json")).read() == saved

@@ -56,7 +56,7 @@ def base_config():
 
     config.sampler = ml_collections.ConfigDict()
     config.sampler.epsilon = 0.125  # Langevin noise standard deviation.
-    config.sampler.num_steps = 100  # Langevin updates per training step (L).
+    config.sampler.num_steps = 500  # Langevin updates per training step (L).
     config.sampler.init_type = "persistent"  # 'uniform', 'gaussian', 'data' or 'persistent'.
     config.sampler.bank_size = 10000  # Persistent chains.
     config.sampler.rejuvenation = 0.0  # Fraction of persistent chains restarted per update.
@@ -65,7 +65,7 @@ def base_config():
 
     config.train = ml_collections.ConfigDict()
     config.train.batch_size = 100  # Global batch size, split over replicas.
-    config.train.num_updates = 3000
+    config.train.num_updates = 2000
     config.train.optimizer = "sgd"  # 'adam' or 'sgd'.
     config.train.learning_rate = 0.1  # Before the SGD factor epsilon**2 / 2.
     config.train.lr_decay = 1.0  # Multiplicative decay per update.
@@ -73,8 +73,8 @@ def base_config():
     config.train.data_epsilon = 0.0  # Noise on the positives; Nijkamp et al. (AAAI 2020) use about 2 epsilon for images.
     config.train.jit_compile = "auto"  # 'auto' (XLA for nets without convolutions), 'xla', 'graph'.
     config.train.strategy = "auto"  # 'auto', 'default', 'mirrored' or 'multi_worker'.
-    config.train.log_every = 100  # Updates between logs, sample grids and plots.
-    config.train.checkpoint_every = 500  # Updates between checkpoints; a multiple of log_every.
+    config.train.log_every = 200  # Updates between logs, sample grids and plots.
+    config.train.checkpoint_every = 1000  # Updates between checkpoints; a multiple of log_every.
     config.train.max_checkpoints_to_keep = 3
     config.train.num_sample_images = 64  # Chains drawn for the sample grids.
     config.train.diagnostics_window = 500  # Recent updates used by the learning diagnostics.

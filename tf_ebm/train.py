@@ -27,7 +27,8 @@ _WORKDIR = flags.DEFINE_string(
 )
 _VERBOSE = flags.DEFINE_enum(
     "verbose", "auto", ["auto", "0", "1", "2"],
-    "Keras progress output: 1 a progress bar, 2 one line per log interval, 0 none, auto picks 1 on a terminal.",
+    "Keras progress output: 1 a progress bar, 2 one line per log interval, 0 none; auto picks 1 when "
+    "standard output is a terminal and 2 otherwise.",
 )
 
 
@@ -43,12 +44,16 @@ def main(argv):
     except ValueError as error:
         logging.error("Invalid config: %s", error)
         sys.exit(f"Invalid config: {error}")
-    verbose = _VERBOSE.value if _VERBOSE.value == "auto" else int(_VERBOSE.value)
+    if _VERBOSE.value == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    else:
+        verbose = int(_VERBOSE.value)
     try:
         training.train_and_evaluate(config, _WORKDIR.value, verbose=verbose)
-    except training.NonFiniteMetricError as error:
+    except (training.NonFiniteMetricError, ValueError, FileNotFoundError) as error:
+        # Bad data files, a workdir of another run and non-finite metrics end with one line.
         logging.error("%s", error)
-        sys.exit(str(error))
+        sys.exit(f"Error: {error}")
 
 
 if __name__ == "__main__":

@@ -55,9 +55,10 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
     derived = config_lib.derived_values(config, strategy.num_replicas_in_sync)
     is_chief = distribute.is_chief(strategy)
     checkpoint_dir = workdir if is_chief else distribute.worker_scratch_dir(workdir, strategy)
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR))
+    if latest:
+        _check_resumable(workdir_lib.load_config(workdir), config, workdir)
     os.makedirs(checkpoint_dir, exist_ok=True)
-    if is_chief:
-        workdir_lib.save_config(config, workdir)
     _log_start(config, derived, workdir)
 
     with strategy.scope():
@@ -65,11 +66,13 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
     manager = workdir_lib.checkpoint_manager(model, checkpoint_dir, config.train.max_checkpoints_to_keep)
     start_step = 0
     # Every worker resumes from the chief's latest checkpoint, so all start in step.
-    latest = tf.train.latest_checkpoint(os.path.join(workdir, workdir_lib.CHECKPOINT_DIR))
     if latest:
         workdir_lib.restore_checkpoint(model, latest)
         start_step = int(model.update_count.numpy())
         logging.info("Resumed from %s at update %d.", latest, start_step)
+    # Written after a successful restore, so a failed resume leaves the old config.
+    if is_chief:
+        workdir_lib.save_config(config, workdir)
     if start_step >= config.train.num_updates:
         logging.info("The workdir already holds %d updates; nothing to train.", start_step)
         return TrainResult(model, start_step, {}, workdir)
@@ -101,9 +104,7 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
     )
     final_step = int(model.update_count.numpy())
     logging.info(
-        "Done: %d updates. Outputs in %s: %s, %s, %s/, %s/, %s, %s/.",
-        final_step, workdir, workdir_lib.CONFIG_FILE, workdir_lib.METRICS_CSV, workdir_lib.CHECKPOINT_DIR,
-        workdir_lib.SAMPLES_DIR, workdir_lib.DIAGNOSTICS_PNG, workdir_lib.TENSORBOARD_DIR,
+        "Done: %d updates. Outputs in %s: %s.", final_step, workdir, ", ".join(_output_names(workdir)),
     )
     return TrainResult(model, final_step, history.history, workdir)
 
@@ -301,6 +302,37 @@ class Visualizer(keras.callbacks.Callback):
         )
 
 
+# Config fields that change the model or its data; a resumed run must keep them.
+_FIELDS_FIXED_ON_RESUME = ("seed", "data.", "model.", "sampler.init_type", "sampler.bank_size", "train.optimizer")
+
+
+def _check_resumable(previous, config, workdir):
+    """Raise ValueError if `config` cannot continue the run saved in `workdir`; log other changes."""
+    old = _flatten_config(previous)
+    new = _flatten_config(config)
+    changed = sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
+    fixed = [key for key in changed if key.startswith(_FIELDS_FIXED_ON_RESUME)]
+    if fixed:
+        details = "; ".join(f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in fixed)
+        raise ValueError(
+            f"{workdir} holds a run trained with a different config ({details}). To resume it, "
+            "pass the same --config and overrides as before; to start a new run, choose a new --workdir."
+        )
+    if changed:
+        details = "; ".join(f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in changed)
+        logging.warning("Resuming %s with changed settings: %s.", workdir, details)
+
+
+def _flatten_config(config, prefix=""):
+    flat = {}
+    for key, value in config.items():
+        if hasattr(value, "items"):
+            flat.update(_flatten_config(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _read_metrics(path):
     columns = {name: [] for name in ("step",) + METRIC_NAMES}
     with open(path, newline="") as file:
@@ -323,6 +355,14 @@ def _truncate_csv(path, step):
     if len(kept) != len(rows):
         with open(path, "w", newline="") as file:
             csv.writer(file).writerows(kept)
+
+
+def _output_names(workdir):
+    names = []
+    for name in sorted(os.listdir(workdir)):
+        if name != "workers":
+            names.append(name + "/" if os.path.isdir(os.path.join(workdir, name)) else name)
+    return names
 
 
 def _format_logs(logs):
