@@ -40,12 +40,12 @@ def write_idx_images(path, images):
         file.write(header + images.astype(np.uint8).tobytes())
 
 
-def tiny_toy_overrides(workdir, updates=30):
+def tiny_toy_overrides(workdir, updates=100):
     return [
         f"--workdir={workdir}",
         f"--config.train.num_updates={updates}",
-        "--config.train.log_every=30",
-        "--config.train.checkpoint_every=30",
+        "--config.train.log_every=100",
+        "--config.train.checkpoint_every=100",
         "--config.train.batch_size=20",
         "--config.sampler.num_steps=5",
         "--config.sampler.bank_size=200",
@@ -60,23 +60,23 @@ def test_toy_cli_writes_every_output(tmp_path):
     workdir = str(tmp_path / "toy")
     result = run_cli(*tiny_toy_overrides(workdir))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"Done: 30 updates. Outputs in {workdir}" in result.stderr
+    assert f"Done: 100 updates. Outputs in {workdir}" in result.stderr
 
     config = workdir_lib.load_config(workdir)
-    assert config.train.num_updates == 30
+    assert config.train.num_updates == 100
     assert config.sampler.num_steps == 5
     rows = read_csv(os.path.join(workdir, "metrics.csv"))
-    assert [int(row["step"]) for row in rows] == list(range(1, 31))
+    assert [int(row["step"]) for row in rows] == list(range(1, 101))
     assert set(rows[0]) == {"step", "d", "r", "energy_pos", "energy_neg", "lr"}
     assert all(np.isfinite(float(row["r"])) for row in rows)
-    assert os.path.exists(os.path.join(workdir, "checkpoints", "ckpt-30.index"))
-    for name in ("samples/shortrun_0000030.png", "samples/bank_0000030.png", "density/density_0000030.png",
+    assert os.path.exists(os.path.join(workdir, "checkpoints", "ckpt-100.index"))
+    for name in ("samples/shortrun_0000100.png", "samples/bank_0000100.png", "density/density_0000100.png",
                  "diagnostics.png"):
         assert os.path.getsize(os.path.join(workdir, name)) > 1000, name
     verdict = open(os.path.join(workdir, "diagnostics.txt")).read()
-    assert verdict.startswith("update 30, window 30:")
+    assert verdict.startswith("update 100, window 100:")
     toy_rows = read_csv(os.path.join(workdir, "toy_metrics.csv"))
-    assert int(toy_rows[0]["step"]) == 30
+    assert int(toy_rows[0]["step"]) == 100
     assert float(toy_rows[0]["kl_true_learned"]) > 0
     assert glob.glob(os.path.join(workdir, "tensorboard", "events.out.tfevents.*"))
 

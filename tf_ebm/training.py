@@ -24,6 +24,9 @@ from tf_ebm import workdir as workdir_lib
 __all__ = ["TrainResult", "train_and_evaluate"]
 
 METRIC_NAMES = ("d", "r", "energy_pos", "energy_neg", "lr")
+# Fewer updates than this give trend and correlation estimates too noisy for a verdict
+# (a lag-1 autocorrelation of white noise has a standard error of 0.1 at 100 points).
+MIN_UPDATES_FOR_VERDICT = 100
 
 TrainResult = collections.namedtuple("TrainResult", ["model", "final_step", "history", "workdir"])
 
@@ -236,7 +239,7 @@ class Visualizer(keras.callbacks.Callback):
         from tf_ebm import plots
 
         series = _read_metrics(self.metrics_path)
-        if len(series["d"]) < diagnostics.MIN_WINDOW:
+        if len(series["d"]) < MIN_UPDATES_FOR_VERDICT:
             return
         window = min(self.config.train.diagnostics_window, len(series["d"]))
         max_lag = max(1, min(diagnostics.MAX_ANALYSIS_LAG, window // 4))
@@ -248,7 +251,7 @@ class Visualizer(keras.callbacks.Callback):
         text = f"update {int(series['step'][-1])}, window {window}: {result.regime}\n{result.verdict}\n"
         with open(os.path.join(self.workdir, workdir_lib.DIAGNOSTICS_TXT), "w") as file:
             file.write(text)
-        logging.info("Diagnostics: %s", text.strip().replace("\n", " "))
+        logging.info("Diagnostics at update %d: %s", int(series["step"][-1]), result.verdict)
 
     def _write_toy_density(self, step):
         from tf_ebm import density

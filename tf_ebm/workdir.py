@@ -205,6 +205,7 @@ def _write_text_atomically(path, text):
     try:
         with os.fdopen(handle, "w") as file:
             file.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp creates files readable by the owner only.
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
