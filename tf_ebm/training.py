@@ -64,6 +64,9 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
     os.makedirs(checkpoint_dir, exist_ok=True)
     _log_start(config, derived, workdir)
 
+    # The nets' initial weights come from Keras's global seed, so it is set from the config;
+    # every later random draw of training uses stateless seeds derived from config.seed.
+    keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = workdir_lib.build_model(config)
     manager = workdir_lib.checkpoint_manager(model, checkpoint_dir, config.train.max_checkpoints_to_keep)
