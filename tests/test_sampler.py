@@ -119,7 +119,7 @@ def test_invalid_sampler_arguments(kwargs, match):
 
 
 def test_state_range_clips_every_step():
-    # A linear energy F = -10 * sum(x) pushes chains up by 10 per step; clipping holds
+    # A linear energy F = -10 * sum(x) pushes chains up by 10 per step; clipping keeps
     # them at the upper bound, and without it they leave the range.
     def energy_fn(x, training=False):
         return -10.0 * tf.reduce_sum(x, axis=-1)

@@ -13,11 +13,11 @@ import ml_collections
 
 from tf_ebm import model as model_lib
 from tf_ebm import networks
+from tf_ebm.distribute import STRATEGIES
 
 __all__ = ["DerivedValues", "base_config", "derived_values", "validate", "JIT_COMPILE_MODES", "STRATEGIES"]
 
 JIT_COMPILE_MODES = ("auto", "xla", "graph")
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 
 DerivedValues = collections.namedtuple(
     "DerivedValues",
@@ -60,7 +60,7 @@ def base_config():
     config.sampler.init_type = "persistent"  # 'uniform', 'gaussian', 'data' or 'persistent'.
     config.sampler.bank_size = 10000  # Persistent chains.
     config.sampler.rejuvenation = 0.0  # Fraction of persistent chains restarted per update.
-    # Clip image chains to the data range [-1, 1] after every step. Off in the paper.
+    # Clip image chains to the data range [-1, 1] after every step; Nijkamp et al. do not clip.
     config.sampler.clip_states = False
 
     config.train = ml_collections.ConfigDict()

@@ -467,7 +467,7 @@ def make_optimizer(name, learning_rate=1e-4, lr_decay=1.0, lr_min=0.0, epsilon=0
 
 
 def _scatter_on_every_copy(strategy, bank, indices, states):
-    # After the all-gather every replica holds the same rows and values, so the first
+    # After the all-gather every replica has the same rows and values, so the first
     # replica's copy of them updates every device's copy of the bank.
     indices = strategy.experimental_local_results(indices)[0]
     states = strategy.experimental_local_results(states)[0]

@@ -115,8 +115,8 @@ def langevin_chain(
       training: Python bool passed to `energy_fn`.
       state_range: None, or a (low, high) pair: each state is clipped to it after every
         update, a projected Langevin step. This keeps image chains in the data range,
-        where an energy whose curvature grew past 2 would otherwise diverge under the
-        unit gradient step; it is not part of the paper's sampler.
+        because under the unit gradient step a chain diverges once the energy's
+        curvature exceeds 2. The paper's sampler does not clip.
 
     Returns:
       `LangevinResults` of tensors. `grad_norm` is 0 when `num_steps` is 0.

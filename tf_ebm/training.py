@@ -64,8 +64,8 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
     os.makedirs(checkpoint_dir, exist_ok=True)
     _log_start(config, derived, workdir)
 
-    # The nets' initial weights come from Keras's global seed, so it is set from the config;
-    # every later random draw of training uses stateless seeds derived from config.seed.
+    # The nets' initial weights come from Keras's global seed, so it is set from the config.
+    # Every later random draw of training uses stateless seeds derived from config.seed.
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = workdir_lib.build_model(config)
@@ -92,9 +92,9 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
     logging.info("Data: %s, %d examples of shape %s.", config.data.dataset, info.num_examples, info.element_shape)
 
     log_every = config.train.log_every
-    callbacks = [StopAtUpdate(config.train.num_updates)]
+    callbacks = [StopAtUpdate(start_step, config.train.num_updates)]
     if is_chief:
-        callbacks += [MetricsWriter(workdir, start_step), Visualizer(config, workdir, start_step)]
+        callbacks += [MetricsWriter(workdir, start_step), Visualizer(config, workdir)]
     # Saving is collective under MultiWorkerMirroredStrategy, so every worker checkpoints.
     callbacks.append(Checkpointer(manager, config.train.checkpoint_every, config.train.num_updates))
     epochs = math.ceil(config.train.num_updates / log_every)
@@ -118,12 +118,15 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
 class StopAtUpdate(keras.callbacks.Callback):
     """Stop training once the model has made `num_updates` updates (mid-epoch if needed)."""
 
-    def __init__(self, num_updates):
+    def __init__(self, start_step, num_updates):
         super().__init__()
+        self.step = start_step
         self.num_updates = num_updates
 
     def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.update_count.numpy()) >= self.num_updates:
+        # Counting batches avoids reading the update counter, a device sync, every step.
+        self.step += 1
+        if self.step >= self.num_updates:
             self.model.stop_training = True
 
 
@@ -201,7 +204,7 @@ class Checkpointer(keras.callbacks.Callback):
 class Visualizer(keras.callbacks.Callback):
     """At each log interval, write sample grids, learning diagnostics and toy densities."""
 
-    def __init__(self, config, workdir, start_step):
+    def __init__(self, config, workdir):
         super().__init__()
         self.config = config
         self.workdir = workdir
@@ -314,8 +317,8 @@ _FIELDS_FIXED_ON_RESUME = ("seed", "data.", "model.", "sampler.init_type", "samp
 
 def _check_resumable(previous, config, workdir):
     """Raise ValueError if `config` cannot continue the run saved in `workdir`; log other changes."""
-    old = _flatten_config(previous)
-    new = _flatten_config(config)
+    old = workdir_lib.flatten_config(previous)
+    new = workdir_lib.flatten_config(config)
     changed = sorted(key for key in set(old) | set(new) if old.get(key) != new.get(key))
     fixed = [key for key in changed if key.startswith(_FIELDS_FIXED_ON_RESUME)]
     if fixed:
@@ -327,16 +330,6 @@ def _check_resumable(previous, config, workdir):
     if changed:
         details = "; ".join(f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in changed)
         logging.warning("Resuming %s with changed settings: %s.", workdir, details)
-
-
-def _flatten_config(config, prefix=""):
-    flat = {}
-    for key, value in config.items():
-        if hasattr(value, "items"):
-            flat.update(_flatten_config(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _read_metrics(path):

@@ -31,6 +31,7 @@ __all__ = [
     "build_model",
     "checkpoint_manager",
     "example_shape",
+    "flatten_config",
     "load_config",
     "load_model",
     "resolve_jit_compile",
@@ -94,8 +95,8 @@ def resolve_jit_compile(config, energy_net):
     """Map `train.jit_compile` ('auto', 'xla', 'graph') to a bool for `energy_net`.
 
     'auto' is graph mode with more than one replica in the current strategy, because XLA
-    fails to compile the train step's cross-replica collectives (seen with
-    MultiWorkerMirroredStrategy on TF 2.21 CPUs); otherwise `default_jit_compile`.
+    failed to compile the train step's cross-replica collectives with
+    MultiWorkerMirroredStrategy on TF 2.21 CPUs. With one replica it is `default_jit_compile`.
     """
     mode = config.train.jit_compile
     if mode == "auto":
@@ -138,7 +139,7 @@ def load_config(workdir):
         except json.JSONDecodeError as error:
             raise ValueError(f"Corrupt training config {path}: {error}.") from error
     config = config_lib.base_config()
-    config.update_from_flattened_dict(_flatten(values))
+    config.update_from_flattened_dict(flatten_config(values))
     return config
 
 
@@ -188,12 +189,13 @@ def restore_checkpoint(model, path):
     return status
 
 
-def _flatten(values, prefix=""):
+def flatten_config(values, prefix=""):
+    """Return a dict or ConfigDict as {"section.field": value}."""
     flat = {}
     for key, value in values.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name + "."))
+        if hasattr(value, "items"):
+            flat.update(flatten_config(value, name + "."))
         else:
             flat[name] = value
     return flat
