@@ -10,11 +10,6 @@ learning rate 0.1, epsilon = 0.125, 500 Langevin steps per update (Nijkamp et al
 from tf_ebm import config as config_lib
 
 
-# NOTE: with these rings (radial standard deviation 0.04) and epsilon = 0.125 the chains
-# diverge: ULA on a Gaussian of width s is stable only for s > epsilon / 2 = 0.0625. The
-# paper's rings are 4 times larger; docs/toy_reproduction.md has the measurements.
-
-
 def get_config():
     config = config_lib.base_config()
     config.data.dataset = "rings"

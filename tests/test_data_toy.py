@@ -8,12 +8,12 @@ from scipy import stats
 from tf_ebm.data import toy
 
 # Even point counts keep the origin, where the rings density diverges, off the grid.
-GRID_LIMIT = 2.0
 GRID_POINTS = 1000
 
 
-def _grid():
-    axis = np.linspace(-GRID_LIMIT, GRID_LIMIT, GRID_POINTS)
+def _grid(name):
+    low, high = toy.TOY_GRID_LIMITS[name]
+    axis = np.linspace(low, high, GRID_POINTS)
     xx, yy = np.meshgrid(axis, axis)
     points = np.stack([xx.ravel(), yy.ravel()], axis=-1).astype(np.float32)
     cell_area = (axis[1] - axis[0]) ** 2
@@ -30,9 +30,9 @@ def _gaussian_mixture_log_prob_numpy(x):
 
 
 def _rings_log_prob_numpy(x):
-    radii = np.array([0.25, 0.5, 0.75, 1.0])
-    weights = radii / radii.sum()
-    sd = 0.04
+    radii = np.array([1.0, 2.0, 3.0, 4.0])
+    weights = np.full(4, 0.25)
+    sd = 0.15
     r = np.linalg.norm(x, axis=-1)[:, None]
     radial = stats.norm.pdf(r, loc=radii, scale=sd) / stats.norm.cdf(radii / sd)
     return np.log((weights * radial).sum(-1) / (2 * np.pi * r[:, 0]))
@@ -40,7 +40,7 @@ def _rings_log_prob_numpy(x):
 
 @pytest.mark.parametrize("name", toy.TOY_DATASETS)
 def test_density_integrates_to_one(name):
-    points, cell_area = _grid()
+    points, cell_area = _grid(name)
     log_prob = toy.toy_distribution(name).log_prob(points).numpy()
     assert log_prob.shape == (GRID_POINTS**2,)
     assert np.all(np.isfinite(log_prob))
@@ -55,7 +55,7 @@ def test_gaussian_mixture_log_prob_closed_form():
 
 
 def test_rings_log_prob_closed_form():
-    x = np.array([[0.25, 0.0], [0.0, -0.5], [0.5, 0.5], [0.6, 0.8], [0.1, 0.05]], np.float32)
+    x = np.array([[1.0, 0.0], [0.0, -2.0], [2.0, 2.0], [2.4, 3.2], [0.1, 0.05], [4.5, 0.0]], np.float32)
     log_prob = toy.toy_distribution("rings").log_prob(x).numpy()
     np.testing.assert_allclose(log_prob, _rings_log_prob_numpy(x), rtol=1e-5, atol=1e-4)
 
@@ -82,17 +82,20 @@ def test_gaussian_mixture_sample_statistics():
 def test_rings_sample_statistics():
     points = toy.sample_toy("rings", 20000, seed=5).astype(np.float64)
     radius = np.linalg.norm(points, axis=1)
-    radii = np.array([0.25, 0.5, 0.75, 1.0])
+    radii = np.array([1.0, 2.0, 3.0, 4.0])
 
-    # E|x| = sum_k w_k R_k = 0.75 with w_k proportional to R_k.
-    assert abs(radius.mean() - 0.75) < 0.01
-    np.testing.assert_allclose(points.mean(axis=0), [0.0, 0.0], atol=0.02)
+    # E|x| = mean of the radii = 2.5 with equal ring weights; the truncation at
+    # r = 0 is 6.7 standard deviations below the inner ring and changes nothing.
+    # Standard error: sd(|x|) / sqrt(20000) = 1.12 / 141 ~ 0.008.
+    assert abs(radius.mean() - 2.5) < 0.03
+    # Each coordinate has variance E|x|^2 / 2 = (7.5 + 0.15**2) / 2 ~ 3.76.
+    np.testing.assert_allclose(points.mean(axis=0), [0.0, 0.0], atol=0.06)
 
     nearest = np.argmin(np.abs(radius[:, None] - radii), axis=1)
     fractions = np.bincount(nearest, minlength=4) / len(points)
-    np.testing.assert_allclose(fractions, radii / radii.sum(), atol=0.015)
+    np.testing.assert_allclose(fractions, np.full(4, 0.25), atol=0.015)
     radial_offset = radius - radii[nearest]
-    assert abs(radial_offset.std() - 0.04) < 0.002
+    assert abs(radial_offset.std() - 0.15) < 0.006
 
     angles = np.arctan2(points[:, 1], points[:, 0])
     quadrant_fractions = np.histogram(angles, bins=4, range=(-np.pi, np.pi))[0] / len(points)

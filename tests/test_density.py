@@ -103,9 +103,24 @@ def test_grid_density_rejects_nan_energy():
         density.grid_density(lambda x, training=False: tf.fill([tf.shape(x)[0]], np.nan), grid)
 
 
+@pytest.mark.parametrize("name, limits", [("gaussian_mixture", (-2.0, 2.0)), ("rings", (-5.0, 5.0))])
+def test_toy_grid_covers_the_toy_mass(name, limits):
+    grid = density.toy_grid(name)
+    assert grid.limits == limits
+    assert grid.shape == (density.DEFAULT_GRID_RESOLUTION,) * 2
+    # The unnormalized Riemann sum of the exact density: the square holds all its mass.
+    log_prob = toy.toy_distribution(name).log_prob(grid.points).numpy().astype(np.float64)
+    assert np.exp(log_prob).sum() * grid.cell_area == pytest.approx(1.0, abs=5e-3)
+
+
+def test_toy_grid_rejects_unknown_dataset():
+    with pytest.raises(ValueError, match="Unknown toy dataset 'moons'; expected one of"):
+        density.toy_grid("moons")
+
+
 def test_true_grid_density_toy_datasets():
-    grid = density.make_grid()
     for name in toy.TOY_DATASETS:
+        grid = density.toy_grid(name)
         result = density.true_grid_density(toy.toy_distribution(name).log_prob, grid)
         assert np.all(np.isfinite(result.log_density)), name
         assert np.sum(result.density) * grid.cell_area == pytest.approx(1.0), name

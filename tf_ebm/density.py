@@ -29,18 +29,18 @@ __all__ = [
     "kde_grid_density",
     "kl_divergence",
     "make_grid",
+    "toy_grid",
     "toy_density_report",
     "true_grid_density",
 ]
 
-# The toy densities lie within radius 1.5 of the origin: the rings have radii up
-# to 1.0 with radial standard deviation 0.04, and the 8-Gaussian mixture has
-# means on the unit circle with standard deviation 0.15 (1 + 3 * 0.15 = 1.45).
-# The square [-2, 2]^2 covers them with a margin for learned mass outside the data.
-DEFAULT_GRID_LIMITS = (-2.0, 2.0)
+# The square of the 8-Gaussian mixture; `toy_grid` picks the square of each toy
+# from `tf_ebm.data.toy.TOY_GRID_LIMITS`.
+DEFAULT_GRID_LIMITS = toy.TOY_GRID_LIMITS["gaussian_mixture"]
 
-# 200 cells per axis gives cells 0.02 wide, half the 0.04 radial standard
-# deviation of the rings, so the Riemann sums resolve the thinnest toy density.
+# 200 cells per axis gives cells 0.05 wide on the rings' square [-5, 5]^2 and
+# 0.02 wide on the mixture's [-2, 2]^2, at most a third of the 0.15 standard
+# deviation of both toys, so the Riemann sums resolve them.
 DEFAULT_GRID_RESOLUTION = 200
 
 # Floor on the compared density q in `kl_divergence`, in density units (per unit
@@ -103,6 +103,27 @@ def make_grid(limits=DEFAULT_GRID_LIMITS, resolution=DEFAULT_GRID_RESOLUTION):
     grid_x, grid_y = np.meshgrid(x, x)  # Both [y, x], x varying along the last axis.
     points = np.stack([grid_x.ravel(), grid_y.ravel()], axis=-1).astype(np.float32)
     return Grid(points=points, x=x, cell_area=width**2, shape=(resolution, resolution), limits=(low, high))
+
+
+def toy_grid(dataset_name, resolution=DEFAULT_GRID_RESOLUTION):
+    """Build the grid of a toy density: its square from `toy.TOY_GRID_LIMITS`.
+
+    Args:
+      dataset_name: a name from `tf_ebm.data.toy.TOY_DATASETS`.
+      resolution: cells per axis, >= 2.
+
+    Returns:
+      A `Grid`.
+
+    Raises:
+      ValueError: if `dataset_name` is not a toy density or `resolution` is
+        invalid.
+    """
+    if dataset_name not in toy.TOY_GRID_LIMITS:
+        raise ValueError(
+            f"Unknown toy dataset {dataset_name!r}; expected one of {sorted(toy.TOY_GRID_LIMITS)}."
+        )
+    return make_grid(toy.TOY_GRID_LIMITS[dataset_name], resolution)
 
 
 def grid_density(energy_fn, grid, epsilon=None, temperature=None, batch_size=10000):
@@ -261,7 +282,7 @@ def toy_density_report(
       dataset_name: a name from `tf_ebm.data.toy.TOY_DATASETS`.
       epsilon: Langevin noise standard deviation of training; sets T = epsilon**2 / 2.
       temperature: evaluation temperature overriding epsilon**2 / 2, or None.
-      grid: a `Grid`; `make_grid()` by default.
+      grid: a `Grid`; `toy_grid(dataset_name)` by default.
       bandwidth: KDE bandwidth factor, see `kde_grid_density`.
       path: if given, the six-panel PNG (densities on top, log densities below)
         is written there.
@@ -274,7 +295,7 @@ def toy_density_report(
       was written).
     """
     if grid is None:
-        grid = make_grid()
+        grid = toy_grid(dataset_name)
     true = true_grid_density(toy.toy_distribution(dataset_name).log_prob, grid)
     learned = grid_density(energy_fn, grid, epsilon=epsilon, temperature=temperature)
     kde = kde_grid_density(samples, grid, bandwidth=bandwidth)

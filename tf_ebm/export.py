@@ -26,7 +26,7 @@ _MAX_SAMPLES = flags.DEFINE_integer(
     "max_samples", export_lib.DEFAULT_MAX_SAMPLES, "Largest num_samples of a sample request and largest batch of a refine request."
 )
 _DEFAULT_STEPS = flags.DEFINE_integer("default_steps", None, "Number of Langevin steps recorded for clients; the training num_steps if unset.")
-_DATA_RANGE = flags.DEFINE_list("data_range", None, "Data range recorded for clients as 'low,high'; if unset, -1,1 (image pixels) for image models and -2,2 (the toy density plot square) for 2D toy models.")
+_DATA_RANGE = flags.DEFINE_list("data_range", None, "Data range recorded for clients as 'low,high'; if unset, -1,1 (image pixels) for image models and the square of the toy density plots for 2D toy models: -2,2 for the 8-Gaussian mixture, -5,5 for the rings.")
 
 flags.mark_flags_as_required(["workdir", "export_dir"])
 
@@ -47,7 +47,7 @@ def main(argv):
         from tf_ebm import density
 
         # Toy points are unbounded; record the square that the toy density plots cover.
-        data_range = density.DEFAULT_GRID_LIMITS
+        data_range = density.toy_grid(config.data.dataset, resolution=2).limits
     elif data_range is None:
         data_range = export_lib.DEFAULT_DATA_RANGE
     path = export_lib.export_energy_model(

@@ -496,7 +496,7 @@ def _write_outputs(model, config, request, results, output_dir):
             plots.save_points(states, image_path, title=f"{request.method.upper()}, step {step}")
         else:
             plots.save_image_grid(states, image_path)
-        statistics[str(step)] = _state_statistics(states, is_toy)
+        statistics[str(step)] = _state_statistics(states, config.data.dataset if is_toy else None)
 
     _write_paths(request, results, output_dir)
     summary = dict(
@@ -541,7 +541,7 @@ def _write_paths(request, results, output_dir):
 
 
 def _write_toy_density(model, config, request, states, output_dir):
-    grid = density.make_grid(resolution=config.toy.grid_resolution)
+    grid = density.toy_grid(config.data.dataset, resolution=config.toy.grid_resolution)
     report = density.toy_density_report(
         model.energy_net, states, config.data.dataset, request.epsilon, temperature=request.temperature, grid=grid
     )
@@ -559,14 +559,19 @@ def _write_toy_density(model, config, request, states, output_dir):
     return dict(kl_true_learned=report["kl_true_learned"], kl_true_kde=report["kl_true_kde"])
 
 
-def _state_statistics(states, is_toy):
-    """Summary numbers of one saved step; for images, the share of pixel values at or beyond +-1."""
+def _state_statistics(states, toy_dataset):
+    """Summary numbers of one saved step.
+
+    For a toy (`toy_dataset` names it) the share of chains outside its density
+    grid; for images (`toy_dataset` None) the share of pixel values at or beyond
+    +-1.
+    """
     states = np.asarray(states, dtype=np.float64)
     statistics = dict(
         mean=float(states.mean()), std=float(states.std()), min=float(states.min()), max=float(states.max())
     )
-    if is_toy:
-        low, high = density.DEFAULT_GRID_LIMITS
+    if toy_dataset is not None:
+        low, high = density.toy_grid(toy_dataset, resolution=2).limits
         outside = np.any((states < low) | (states > high), axis=1)
         statistics["fraction_outside_grid"] = float(outside.mean())
     else:

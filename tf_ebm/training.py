@@ -283,7 +283,7 @@ class Visualizer(keras.callbacks.Callback):
             ).numpy()
             source = f"short-run samples ({self.model.num_steps} steps from {init_type} init)"
 
-        grid = density.make_grid(resolution=self.config.toy.grid_resolution)
+        grid = density.toy_grid(self.config.data.dataset, resolution=self.config.toy.grid_resolution)
         report = density.toy_density_report(
             self.model.energy_net, samples, self.config.data.dataset, self.model.epsilon, grid=grid
         )

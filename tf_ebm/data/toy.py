@@ -7,11 +7,13 @@ Two densities are available, both in float32:
   toy settings of Nijkamp et al., "On the Anatomy of MCMC-Based Maximum
   Likelihood Learning of Energy-Based Models" (AAAI 2020). The density is a
   `tfp.distributions.MixtureSameFamily`.
-- `"rings"`: 4 concentric rings with radii 0.25, 0.5, 0.75 and 1.0 and ring
-  weights proportional to the radius. The angle is uniform and the radius
-  follows a Gaussian with standard deviation 0.04 truncated to r > 0, so
-  neighbouring rings are 6.25 standard deviations apart. `RingMixture`
-  implements it.
+- `"rings"`: 4 equally weighted concentric rings with radii 1, 2, 3 and 4, the
+  rings of the same paper. The angle is uniform and the radius follows a
+  Gaussian with standard deviation 0.15 truncated to r > 0, so neighbouring
+  rings are 6.7 standard deviations apart. `RingMixture` implements it.
+
+`TOY_GRID_LIMITS` gives the square on which each density is plotted and
+compared.
 
 Both objects follow the TFP conventions for `sample(sample_shape, seed)`: a
 Python `int` or `None` seed draws statefully, and an `int32[2]` tensor (or a
@@ -29,6 +31,7 @@ tfd = tfp.distributions
 
 __all__ = [
     "TOY_DATASETS",
+    "TOY_GRID_LIMITS",
     "RingMixture",
     "sample_toy",
     "toy_distribution",
@@ -40,8 +43,17 @@ GAUSSIAN_MIXTURE_NUM_COMPONENTS = 8
 GAUSSIAN_MIXTURE_RADIUS = 1.0
 GAUSSIAN_MIXTURE_STDDEV = 0.15
 
-RING_RADII = (0.25, 0.5, 0.75, 1.0)
-RING_RADIAL_STDDEV = 0.04
+RING_RADII = (1.0, 2.0, 3.0, 4.0)
+RING_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
+RING_RADIAL_STDDEV = 0.15
+
+# Square [low, high]^2 for the density plots and grid KLs of each toy. Both leave
+# 1.0 beyond the outermost mode, 6.7 standard deviations, where the true density
+# is below 1e-9 of its peak, plus room to see learned mass outside the data.
+TOY_GRID_LIMITS = {
+    "gaussian_mixture": (-2.0, 2.0),
+    "rings": (-5.0, 5.0),
+}
 
 
 class RingMixture:
@@ -216,7 +228,7 @@ def toy_distribution(name):
     if name == "rings":
         return RingMixture(
             radii=RING_RADII,
-            weights=RING_RADII,
+            weights=RING_WEIGHTS,
             radial_stddev=RING_RADIAL_STDDEV,
             name="rings",
         )
