@@ -106,6 +106,31 @@ def test_rejuvenation_restarts_chains_from_noise():
     assert sorted(indices.numpy().tolist()) == list(range(4000))
 
 
+def test_init_scale_scales_every_noise_start():
+    net = keras.Sequential([keras.Input((2,)), QuadraticEnergy()])
+    seed = tf.constant([3, 4], tf.int32)
+    # 20,000 uniform draws on [-2, 2]: standard deviation 2 / sqrt(3) = 1.155, standard
+    # error about 0.006; 20,000 N(0, 4) draws: standard deviation 2, standard error about 0.01.
+    model = tf_ebm.EnergyModel(net, init_type="uniform", init_scale=2.0)
+    uniform = model.initial_states(10000, seed).numpy()
+    assert np.abs(uniform).max() <= 2.0
+    assert np.abs(uniform).max() > 1.99
+    assert abs(uniform.std() - 2.0 / np.sqrt(3.0)) < 0.02
+    gaussian = model.initial_states(10000, seed, init_type="gaussian").numpy()
+    assert abs(gaussian.std() - 2.0) < 0.04
+    assert abs(gaussian.mean()) < 0.04
+
+    bank_model = tf_ebm.EnergyModel(net, init_type="persistent", bank_size=4000, init_scale=0.5, rejuvenation=0.5)
+    bank = bank_model.persistent_bank.numpy()
+    assert np.abs(bank).max() <= 0.5
+    assert abs(bank.std() - 0.5 / np.sqrt(3.0)) < 0.01
+    bank_model.persistent_bank.assign(np.full((4000, 2), 5.0, np.float32))
+    x_init, _ = bank_model._training_initial_states(tf.zeros([4000, 2]), bank_model._update_seed())
+    restarted = x_init.numpy()[np.all(x_init.numpy() != 5.0, axis=1)]
+    assert len(restarted) > 1000
+    assert np.abs(restarted).max() <= 0.5
+
+
 @pytest.mark.parametrize("init_type", tf_ebm.INIT_TYPES)
 @pytest.mark.parametrize("net", ["toy", "vanilla", "nonlocal"])
 def test_fit_each_init_and_network(net, init_type):
@@ -171,6 +196,8 @@ def test_sample_replays_with_seed_and_does_not_retrace():
         (dict(init_type="zeros"), r"`init_type`='zeros'.*uniform, gaussian, data, persistent"),
         (dict(rejuvenation=1.5), r"`rejuvenation` must be a fraction in \[0, 1\)"),
         (dict(data_epsilon=-1.0), r"`data_epsilon` must be a float >= 0"),
+        (dict(init_scale=0.0), r"`init_scale` must be a finite float > 0 \(the scale of noise starts\); received 0.0"),
+        (dict(init_scale=float("inf")), r"`init_scale` must be a finite float > 0"),
     ],
 )
 def test_invalid_model_arguments(kwargs, match):

@@ -179,7 +179,10 @@ def test_paper_values_in_configs():
     assert (toy.sampler.num_steps, toy.sampler.bank_size, toy.sampler.init_type) == (500, 10000, "persistent")
     toy = load("toy_gmm_nonconvergent")
     assert (toy.train.optimizer, toy.train.learning_rate, toy.sampler.epsilon) == ("adam", 1e-4, 0.01)
-    assert (toy.sampler.num_steps, toy.sampler.init_type) == (100, "gaussian")
+    assert (toy.sampler.num_steps, toy.sampler.init_type, toy.sampler.init_scale) == (100, "gaussian", 1.0)
+    # The paper starts its non-convergent rings chains from N(0, 4 I).
+    toy = load("toy_rings_nonconvergent")
+    assert (toy.data.dataset, toy.sampler.init_type, toy.sampler.init_scale) == ("rings", "gaussian", 2.0)
 
 
 @pytest.mark.parametrize(
@@ -196,6 +199,7 @@ def test_paper_values_in_configs():
         ({"train.lr_decay": 1.5}, r"Invalid `train.lr_decay`=1.5; it must be > 0.0 and <= 1.0"),
         ({"model.net": "vanilla"}, r"`model.net`='vanilla' does not fit `data.dataset`='gaussian_mixture'"),
         ({"sampler.clip_states": True}, r"`sampler.clip_states`=True clips chains to the image range"),
+        ({"sampler.init_scale": 0.0}, r"Invalid `sampler.init_scale`=0.0; it must be > 0.0"),
     ],
 )
 def test_invalid_config_values(overrides, match):

@@ -58,6 +58,8 @@ def base_config():
     config.sampler.epsilon = 0.125  # Langevin noise standard deviation.
     config.sampler.num_steps = 500  # Langevin updates per training step (L).
     config.sampler.init_type = "persistent"  # 'uniform', 'gaussian', 'data' or 'persistent'.
+    # Noise starts: 'uniform' on [-s, s], 'gaussian' N(0, s^2 I), the bank's start on [-s, s].
+    config.sampler.init_scale = 1.0
     config.sampler.bank_size = 10000  # Persistent chains.
     config.sampler.rejuvenation = 0.0  # Fraction of persistent chains restarted per update.
     # Clip image chains to the data range [-1, 1] after every step; Nijkamp et al. do not clip.
@@ -95,6 +97,7 @@ def validate(config):
     _check_float(config, "sampler.epsilon", minimum=0.0)
     _check_int(config, "sampler.num_steps", minimum=1)
     _check_choice(config, "sampler.init_type", model_lib.INIT_TYPES)
+    _check_float(config, "sampler.init_scale", exclusive_minimum=0.0)
     _check_int(config, "sampler.bank_size", minimum=1)
     _check_float(config, "sampler.rejuvenation", minimum=0.0, below=1.0)
     if not isinstance(_lookup(config, "sampler.clip_states"), bool):

@@ -1,5 +1,6 @@
 """`EnergyModel`: a Keras model whose `train_step` is one maximum-likelihood EBM update."""
 
+import math
 import warnings
 
 import keras
@@ -59,6 +60,10 @@ class EnergyModel(keras.Model):
       num_steps: Langevin updates per training step, >= 1.
       init_type: "uniform" (noise in [-1, 1]), "gaussian" (N(0, I)), "data"
         (contrastive divergence from the batch) or "persistent" (a bank of chains).
+      init_scale: scale of every noise start, > 0: "uniform" draws from
+        [-init_scale, init_scale], "gaussian" from N(0, init_scale**2 I), and the
+        persistent bank starts and rejuvenates from the uniform draw. 1 in the paper,
+        except 2 for its non-convergent rings run.
       data_epsilon: standard deviation of the noise added to the positives, >= 0.
       bank_size: number of persistent chains; used when `init_type="persistent"` and must
         be at least the global batch size.
@@ -81,6 +86,7 @@ class EnergyModel(keras.Model):
         epsilon=0.01,
         num_steps=100,
         init_type="uniform",
+        init_scale=1.0,
         data_epsilon=0.02,
         bank_size=10000,
         rejuvenation=0.0,
@@ -91,9 +97,10 @@ class EnergyModel(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_model_arguments(epsilon, num_steps, init_type, data_epsilon, bank_size, rejuvenation)
+        _check_model_arguments(epsilon, num_steps, init_type, init_scale, data_epsilon, bank_size, rejuvenation)
         self.energy_net = energy_net
         self.init_type = init_type
+        self.init_scale = float(init_scale)
         self.data_epsilon = float(data_epsilon)
         self.bank_size = int(bank_size)
         self.rejuvenation = float(rejuvenation)
@@ -130,7 +137,7 @@ class EnergyModel(keras.Model):
                 )
             self.persistent_bank = self.add_weight(
                 shape=(self.bank_size,) + self.example_shape,
-                initializer=keras.initializers.RandomUniform(-1.0, 1.0, seed=self.seed),
+                initializer=keras.initializers.RandomUniform(-self.init_scale, self.init_scale, seed=self.seed),
                 trainable=False, dtype="float32", aggregation="only_first_replica",
                 name="persistent_bank",
             )
@@ -227,9 +234,9 @@ class EnergyModel(keras.Model):
         init_type = self.init_type if init_type is None else init_type
         shape = tf.concat([[num_chains], tf.constant(self._example_shape_or_raise(data), tf.int32)], 0)
         if init_type == "uniform":
-            return tf.random.stateless_uniform(shape, seed=seed, minval=-1.0, maxval=1.0)
+            return tf.random.stateless_uniform(shape, seed=seed, minval=-self.init_scale, maxval=self.init_scale)
         if init_type == "gaussian":
-            return tf.random.stateless_normal(shape, seed=seed)
+            return tf.random.stateless_normal(shape, seed=seed, stddev=self.init_scale)
         if init_type == "data":
             if data is None:
                 raise ValueError(
@@ -400,7 +407,10 @@ class EnergyModel(keras.Model):
 
         if self.rejuvenation > 0:
             restart = tf.random.stateless_uniform([batch], seed=sampler_lib.step_seed(seed, _REJUVENATION)) < self.rejuvenation
-            noise = tf.random.stateless_uniform(tf.shape(states), seed=sampler_lib.step_seed(seed, _INITIAL_NOISE), minval=-1.0, maxval=1.0)
+            noise = tf.random.stateless_uniform(
+                tf.shape(states), seed=sampler_lib.step_seed(seed, _INITIAL_NOISE),
+                minval=-self.init_scale, maxval=self.init_scale,
+            )
             mask = tf.reshape(restart, tf.concat([[batch], tf.ones([tf.rank(states) - 1], tf.int32)], 0))
             states = tf.where(mask, noise, states)
         return states, indices
@@ -434,6 +444,7 @@ class EnergyModel(keras.Model):
             epsilon=self.epsilon,
             num_steps=self.num_steps,
             init_type=self.init_type,
+            init_scale=self.init_scale,
             data_epsilon=self.data_epsilon,
             bank_size=self.bank_size,
             rejuvenation=self.rejuvenation,
@@ -540,13 +551,15 @@ def _check_state_range(state_range):
     return (low, high)
 
 
-def _check_model_arguments(epsilon, num_steps, init_type, data_epsilon, bank_size, rejuvenation):
+def _check_model_arguments(epsilon, num_steps, init_type, init_scale, data_epsilon, bank_size, rejuvenation):
     if not (isinstance(epsilon, (int, float)) and epsilon >= 0):
         raise ValueError(f"`epsilon` must be a float >= 0 (the Langevin noise standard deviation); received {epsilon!r}.")
     if not (isinstance(num_steps, int) and num_steps >= 1):
         raise ValueError(f"`num_steps` must be an integer >= 1; received {num_steps!r}.")
     if init_type not in INIT_TYPES:
         raise ValueError(f"Unknown `init_type`={init_type!r}; allowed values are {', '.join(INIT_TYPES)}.")
+    if isinstance(init_scale, bool) or not (isinstance(init_scale, (int, float)) and 0 < init_scale < math.inf):
+        raise ValueError(f"`init_scale` must be a finite float > 0 (the scale of noise starts); received {init_scale!r}.")
     if not (isinstance(data_epsilon, (int, float)) and data_epsilon >= 0):
         raise ValueError(f"`data_epsilon` must be a float >= 0; received {data_epsilon!r}.")
     if not (isinstance(bank_size, int) and bank_size >= 1):

@@ -71,6 +71,7 @@ def build_model(config, shape=None):
         epsilon=config.sampler.epsilon,
         num_steps=config.sampler.num_steps,
         init_type=config.sampler.init_type,
+        init_scale=config.sampler.init_scale,
         data_epsilon=config.train.data_epsilon,
         bank_size=config.sampler.bank_size,
         rejuvenation=config.sampler.rejuvenation,
