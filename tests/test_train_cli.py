@@ -218,9 +218,23 @@ def test_cli_rejects_bad_value_before_work(tmp_path):
 
 
 def test_cli_rejects_unknown_key(tmp_path):
-    result = run_cli(f"--workdir={tmp_path / 'bad'}", "--config.sampler.num_step=5")
+    workdir = tmp_path / "bad"
+    result = run_cli(f"--workdir={workdir}", "--config.sampler.num_step=5")
     assert result.returncode != 0
-    assert "num_step" in result.stderr
+    assert "No config field 'num_step' Did you mean \"num_steps\"" in result.stderr
+    assert "--helpfull" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not workdir.exists()
+
+
+def test_cli_rejects_missing_config_file(tmp_path):
+    workdir = tmp_path / "bad"
+    result = run_cli(f"--workdir={workdir}", f"--config={tmp_path / 'nope.py'}")
+    assert result.returncode != 0
+    assert "Could not load the --config file" in result.stderr
+    assert "No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not workdir.exists()
 
 
 def test_cli_rejects_batch_larger_than_dataset(tmp_path):
