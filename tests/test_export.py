@@ -482,6 +482,22 @@ def test_sample_rejects_bad_counts(image_signatures, case, counts, expected):
     _good_sample_request(image_signatures)
 
 
+def test_scalar_counts_equal_one_element_lists(image_signatures):
+    # gRPC clients often send scalars; the signatures declare shape (None,).
+    listed = _call(image_signatures["sample"], **_sample_inputs())
+    scalars = _call(
+        image_signatures["sample"],
+        seed=np.int64(PROBE_SEED), num_samples=np.int32(PROBE_NUM_SAMPLES), num_steps=np.int32(PROBE_NUM_STEPS),
+    )
+    np.testing.assert_array_equal(scalars["samples"], listed["samples"])
+    assert scalars["samples"].shape == (PROBE_NUM_SAMPLES,) + IMAGE_SHAPE
+
+    x = listed["samples"]
+    refined_listed = _call(image_signatures["refine"], x=x, seed=np.array([5], np.int64), num_steps=np.array([2], np.int32))
+    refined_scalars = _call(image_signatures["refine"], x=x, seed=np.int64(5), num_steps=np.int32(2))
+    np.testing.assert_array_equal(refined_scalars["samples"], refined_listed["samples"])
+
+
 @pytest.mark.parametrize(
     "shape",
     [(2, 16, 16, 3), (2, 8, 8, 1), (2, 8, 8), (2, 8, 8, 3, 1)],

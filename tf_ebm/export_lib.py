@@ -339,9 +339,19 @@ def _checked_examples(x, example_shape, max_rows=None):
         return tf.ensure_shape(x, (None,) + example_shape)
 
 
+def _flat_values(tensor):
+    """Return the values of `tensor` as a vector, whatever its rank at run time.
+
+    The signatures declare counts as shape (None,), and the graph optimizer removes
+    `tf.reshape(tensor, [-1])` as a no-op on that shape, so a scalar request would reach
+    ops that assume rank 1. Reshaping to (1, -1) is never a no-op and holds for any rank.
+    """
+    return tf.reshape(tensor, [1, -1])[0]
+
+
 def _single_value(tensor, name):
     """Assert that `tensor` contains exactly one value and return it as a scalar."""
-    values = tf.reshape(tensor, [-1])
+    values = _flat_values(tensor)
     message = (
         f"`{name}` must contain exactly one value (one instance in the REST row format, a "
         "one-element list in the columnar format); received values"
@@ -353,7 +363,7 @@ def _single_value(tensor, name):
 
 def _shared_value(tensor, name, batch_size):
     """Assert that `tensor` contains one value, or one equal value per row of `x`; return it."""
-    values = tf.reshape(tensor, [-1])
+    values = _flat_values(tensor)
     size = tf.size(values)
     size_ok = tf.logical_or(tf.equal(size, 1), tf.equal(size, batch_size))
     equal_ok = tf.reduce_all(tf.equal(values, tf.reduce_max(values)))
