@@ -84,7 +84,7 @@ def test_rings_sample_statistics():
     radius = np.linalg.norm(points, axis=1)
     radii = np.array([1.0, 2.0, 3.0, 4.0])
 
-    # E|x| = mean of the radii = 2.5 with equal ring weights; the truncation at
+    # E|x| = mean of the radii = 2.5 with equal ring weights. The truncation at
     # r = 0 is 6.7 standard deviations below the inner ring and changes nothing.
     # Standard error: sd(|x|) / sqrt(20000) = 1.12 / 141 ~ 0.008.
     assert abs(radius.mean() - 2.5) < 0.03

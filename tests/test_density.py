@@ -108,7 +108,7 @@ def test_toy_grid_covers_the_toy_mass(name, limits):
     grid = density.toy_grid(name)
     assert grid.limits == limits
     assert grid.shape == (density.DEFAULT_GRID_RESOLUTION,) * 2
-    # The unnormalized Riemann sum of the exact density: the square holds all its mass.
+    # The unnormalized Riemann sum of the exact density: the square contains all its mass.
     log_prob = toy.toy_distribution(name).log_prob(grid.points).numpy().astype(np.float64)
     assert np.exp(log_prob).sum() * grid.cell_area == pytest.approx(1.0, abs=5e-3)
 

@@ -483,7 +483,7 @@ def test_sample_rejects_bad_counts(image_signatures, case, counts, expected):
 
 
 def test_scalar_counts_equal_one_element_lists(image_signatures):
-    # gRPC clients often send scalars; the signatures declare shape (None,).
+    # gRPC clients often send scalars, although the signatures declare shape (None,).
     listed = _call(image_signatures["sample"], **_sample_inputs())
     scalars = _call(
         image_signatures["sample"],

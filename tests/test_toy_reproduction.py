@@ -51,8 +51,8 @@ def train_toy(name, workdir):
 # weights seeded from config.seed, two runs of this file gave identical values (the
 # "seeded" column). For the mixtures, two earlier runs with unseeded initial weights (the
 # "unseeded" column) show how far the values move with the initialization. The untrained
-# column is the density report of a freshly built model; its KDE is that of the uniform
-# bank start for convergent runs, which puts no mass on the rings beyond radius 1.
+# column is the density report of a freshly built model. For convergent runs its KDE is
+# that of the uniform bank start, which puts no mass on the rings beyond radius 1.
 #
 #   config                    KL(true || learned)                KL(true || KDE)
 #                             untrained  seeded  unseeded        untrained  seeded  unseeded

@@ -51,8 +51,8 @@ KL_DENSITY_FLOOR = 1e-12
 # KDE bandwidth factor of `toy_density_report`, in scipy's convention (a factor
 # on the sample standard deviation), as in the toy code of the ebm-anatomy
 # repository (point0bar1/ebm-anatomy, `utils.py`). Scott's rule oversmooths the
-# multimodal toys: for 3000 exact samples on the default grid KL(true || KDE) is
-# 0.53 (rings) and 0.31 (mixture) with Scott's rule, 0.087 and 0.068 with 0.05.
+# multimodal toys: for 3000 exact samples on their `toy_grid` KL(true || KDE) is
+# 0.54 (rings) and 0.31 (mixture) with Scott's rule, 0.10 and 0.068 with 0.05.
 TOY_KDE_BANDWIDTH = 0.05
 
 Grid = collections.namedtuple(

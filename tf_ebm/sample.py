@@ -560,11 +560,11 @@ def _write_toy_density(model, config, request, states, output_dir):
 
 
 def _state_statistics(states, toy_dataset):
-    """Summary numbers of one saved step.
+    """Compute summary numbers of one saved step.
 
-    For a toy (`toy_dataset` names it) the share of chains outside its density
-    grid; for images (`toy_dataset` None) the share of pixel values at or beyond
-    +-1.
+    For a toy (`toy_dataset` names it) they include the share of chains outside
+    its density grid. For images (`toy_dataset` None) they include the share of
+    pixel values at or beyond +-1.
     """
     states = np.asarray(states, dtype=np.float64)
     statistics = dict(

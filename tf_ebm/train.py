@@ -20,7 +20,7 @@ def _exit_unknown_field(error):
     """End with one line for an override of a config field that does not exist.
 
     ml_collections raises AttributeError or KeyError for --config.SECTION.FIELD with no
-    such field; the innermost message names the field and suggests a close one.
+    such field, and the innermost message names the field and suggests a close one.
     """
     while error.args and isinstance(error.args[0], Exception):
         error = error.args[0]
@@ -51,9 +51,9 @@ _VERBOSE = flags.DEFINE_enum(
 
 
 def _parse_flags(argv):
-    """Parse the command line; a misspelt or unknown config field ends with one line, not a traceback."""
+    """Parse the command line, ending with one line instead of a traceback for an unknown config field."""
     try:
-        # absl's parser; it reports bad flag values in one line itself.
+        # absl's parser reports bad flag values in one line itself.
         return app.parse_flags_with_usage(argv)
     except (AttributeError, KeyError) as error:
         _exit_unknown_field(error)
