@@ -171,7 +171,7 @@ class EnergyModel(keras.Model):
         _check_model_arguments(
             self.epsilon if epsilon is None else epsilon,
             self.num_steps if num_steps is None else num_steps,
-            self.init_type, self.data_epsilon, self.bank_size, self.rejuvenation,
+            self.init_type, self.init_scale, self.data_epsilon, self.bank_size, self.rejuvenation,
         )
         if epsilon is not None:
             self.epsilon_variable.assign(float(epsilon))
