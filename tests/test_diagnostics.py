@@ -218,6 +218,20 @@ def test_analyze_positive_d_is_biased():
     assert result.regime == "biased"
 
 
+def test_analyze_positive_d_decaying_to_zero_is_not_collapse():
+    # d falls from 0.13 towards 0 from above. A line fitted through the decay ends below
+    # 0, but no value of d is negative.
+    rng = np.random.default_rng(16)
+    t = np.arange(100)
+    d = 0.13 * np.exp(-t / 25.0) + 0.001 + 0.0005 * rng.random(size=t.size)
+    r = 1.0 + 0.03 * rng.normal(size=t.size)
+    result = diagnostics.analyze(d, r)
+    assert np.all(d > 0)
+    assert result.d_fitted_end < 0
+    assert not result.collapse_warning
+    assert result.regime == "biased"
+
+
 def test_analyze_non_finite_is_diverged():
     d, r = _stable_series(num_points=100)
     r[-1] = np.nan

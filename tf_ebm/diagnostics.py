@@ -85,6 +85,10 @@ R_STRONG_OSCILLATION_CV = 0.25
 # 0.1 at n = 100, so 0.3 is three standard deviations above chance.
 COUPLED_CROSS_CORRELATION = 0.3
 
+# A collapse warning also needs the mean of d over this last fraction of the window
+# to be negative, so that it rests on measured values and not only on the fitted line.
+COLLAPSE_RECENT_FRACTION = 0.25
+
 REGIMES = (
     "stable",  # d_t oscillates around 0 and r_t is settled with a weak oscillation.
     "strong_oscillation",  # As stable, but r_t swings by more than R_STRONG_OSCILLATION_CV.
@@ -123,8 +127,10 @@ class LearningDiagnostics:
       r_trend: 'stable', 'growing' or 'shrinking'; 'undefined' when diverged.
       oscillation: 'weak' or 'strong', from `r_coefficient_of_variation`;
         'undefined' when diverged.
-      collapse_warning: whether d ends the window below 0 and the fitted line
-        extended by one more window stays below 0; also True when diverged.
+      collapse_warning: whether d ends the window below 0, the fitted line
+        extended by one more window stays below 0 and the last
+        COLLAPSE_RECENT_FRACTION of the window averages below 0. It is also True
+        when diverged.
       regime: one of `REGIMES`.
       verdict: one or two sentences that explain `regime` with the numbers.
     """
@@ -276,10 +282,15 @@ def analyze(d, r, window=DEFAULT_WINDOW, steps=None):
     else:
         r_trend = "stable"
     oscillation = "strong" if r_stats["coefficient_of_variation"] > R_STRONG_OSCILLATION_CV else "weak"
-    # Collapse: d ends the window below 0, and the fitted line, extended by one more
-    # window, would still be below 0.
+    # Collapse: d ends the window below 0, the fitted line extended by one more window
+    # would still be below 0, and the last points are below 0 on average. The last
+    # condition keeps a positive d that decays towards 0, whose line crosses 0, out.
     d_end = d_stats["fitted_end"]
-    collapse_warning = (not d_oscillates) and d_end < 0.0 and d_end + d_stats["change"] < 0.0
+    recent_size = max(int(window * COLLAPSE_RECENT_FRACTION), 1)
+    d_recent_mean = float(np.mean(d[-recent_size:]))
+    collapse_warning = (
+        (not d_oscillates) and d_end < 0.0 and d_end + d_stats["change"] < 0.0 and d_recent_mean < 0.0
+    )
 
     summary = dict(
         num_points=window,
