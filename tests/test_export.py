@@ -661,5 +661,7 @@ def test_command_line_exports_and_prints_metadata(tmp_path):
 def test_command_line_rejects_missing_workdir(tmp_path):
     completed = run_export_cli(f"--workdir={tmp_path / 'missing'}", f"--export_dir={tmp_path / 'export'}")
     assert completed.returncode != 0
+    assert "Export failed: No training config at" in completed.stderr
     assert "is not a tf_ebm workdir" in completed.stderr
+    assert "Traceback" not in completed.stderr
     assert not os.path.exists(tmp_path / "export")

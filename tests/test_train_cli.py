@@ -221,18 +221,19 @@ def test_cli_rejects_unknown_key(tmp_path):
     workdir = tmp_path / "bad"
     result = run_cli(f"--workdir={workdir}", "--config.sampler.num_step=5")
     assert result.returncode != 0
-    assert "No config field 'num_step' Did you mean \"num_steps\"" in result.stderr
+    assert "Unknown config field 'num_step' in --config.sampler.num_step. Did you mean \"num_steps\"" in result.stderr
     assert "--helpfull" in result.stderr
     assert "Traceback" not in result.stderr
     assert not workdir.exists()
 
 
-def test_cli_rejects_missing_config_file(tmp_path):
+@pytest.mark.parametrize("overrides", [(), ("--config.sampler.epsilon=0.1",)], ids=["alone", "with_override"])
+def test_cli_rejects_missing_config_file(tmp_path, overrides):
     workdir = tmp_path / "bad"
-    result = run_cli(f"--workdir={workdir}", f"--config={tmp_path / 'nope.py'}")
+    missing = tmp_path / "nope.py"
+    result = run_cli(f"--workdir={workdir}", f"--config={missing}", *overrides)
     assert result.returncode != 0
-    assert "Could not load the --config file" in result.stderr
-    assert "No such file or directory" in result.stderr
+    assert f"Could not load the --config file: [Errno 2] No such file or directory: '{missing}'" in result.stderr
     assert "Traceback" not in result.stderr
     assert not workdir.exists()
 

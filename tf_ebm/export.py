@@ -9,6 +9,7 @@ writes /tmp/serving/ebm/<version>/ and prints the recorded metadata as JSON. Ser
 """
 
 import json
+import sys
 
 from absl import app
 from absl import flags
@@ -37,7 +38,11 @@ def main(argv):
     # Imported here so that only this command needs the training package.
     from tf_ebm import workdir as workdir_lib
 
-    model, config = workdir_lib.load_model(_WORKDIR.value, checkpoint=_CHECKPOINT.value)
+    try:
+        model, config = workdir_lib.load_model(_WORKDIR.value, checkpoint=_CHECKPOINT.value)
+    except (FileNotFoundError, ValueError) as error:
+        # A missing or corrupt workdir or checkpoint ends with one line.
+        sys.exit(f"Export failed: {error}")
     logging.info(
         "Loaded %s from %s (epsilon %g, num_steps %d, init_type %s).",
         model.energy_net.name, _WORKDIR.value, model.epsilon, model.num_steps, model.init_type,
@@ -50,16 +55,20 @@ def main(argv):
         data_range = density.toy_grid(config.data.dataset, resolution=2).limits
     elif data_range is None:
         data_range = export_lib.DEFAULT_DATA_RANGE
-    path = export_lib.export_energy_model(
-        model,
-        _EXPORT_DIR.value,
-        model_name=_MODEL_NAME.value,
-        version=_VERSION.value,
-        max_steps=_MAX_STEPS.value,
-        max_samples=_MAX_SAMPLES.value,
-        default_steps=_DEFAULT_STEPS.value,
-        data_range=data_range,
-    )
+    try:
+        path = export_lib.export_energy_model(
+            model,
+            _EXPORT_DIR.value,
+            model_name=_MODEL_NAME.value,
+            version=_VERSION.value,
+            max_steps=_MAX_STEPS.value,
+            max_samples=_MAX_SAMPLES.value,
+            default_steps=_DEFAULT_STEPS.value,
+            data_range=data_range,
+        )
+    except (FileExistsError, ValueError) as error:
+        # An existing version folder or a bad cap or range ends with one line.
+        sys.exit(f"Export failed: {error}")
     logging.info("Exported SavedModel to %s.", path)
     print(json.dumps({"path": path, "metadata": export_lib.read_metadata(path)}, indent=2, sort_keys=True))
 

@@ -10,22 +10,33 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 from ml_collections import config_flags
 
 _DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "default.py")
 
 
-def _exit_unknown_field(error):
-    """End with one line for an override of a config field that does not exist.
+def _exit_config_flag_error(error, argv):
+    """End with one line for a --config file that fails to load or an unknown field.
 
-    ml_collections raises AttributeError or KeyError for --config.SECTION.FIELD with no
-    such field, and the innermost message names the field and suggests a close one.
+    ml_collections raises OSError for a missing or unreadable file, with the reason on
+    the last line. It raises AttributeError or KeyError for --config.SECTION.FIELD with
+    no such field, and the innermost message names the field and suggests a close one.
     """
+    if isinstance(error, OSError):
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        sys.exit(f"Could not load the --config file: {lines[-1] if lines else error}")
     while error.args and isinstance(error.args[0], Exception):
         error = error.args[0]
-    message = " ".join(str(error.args[0] if error.args else error).split())
-    sys.exit(f"No config field {message} Run with --helpfull to list the --config.SECTION.FIELD flags.")
+    field, _, suggestion = str(error.args[0] if error.args else error).partition("\n")
+    field = field.strip("'\"")
+    overrides = [arg.split("=")[0] for arg in argv if arg.startswith("--config.") and f".{field}" in arg]
+    where = f" in {overrides[0]}" if overrides else ""
+    parts = (
+        f"Unknown config field '{field}'{where}.",
+        suggestion.strip(),
+        "Run with --helpfull to list the --config.SECTION.FIELD flags.",
+    )
+    sys.exit(" ".join(part for part in parts if part))
 
 
 try:
@@ -37,8 +48,8 @@ try:
         "8-Gaussian toy run, the default). Override fields with --config.SECTION.FIELD=VALUE.",
         lock_config=True,
     )
-except (AttributeError, KeyError) as error:
-    _exit_unknown_field(error)
+except (AttributeError, KeyError, OSError) as error:
+    _exit_config_flag_error(error, sys.argv)
 
 _WORKDIR = flags.DEFINE_string(
     "workdir", "runs/default", "Output folder for the config, checkpoints, metrics and plots; an existing one is resumed."
@@ -51,12 +62,12 @@ _VERBOSE = flags.DEFINE_enum(
 
 
 def _parse_flags(argv):
-    """Parse the command line, ending with one line instead of a traceback for an unknown config field."""
+    """Parse the command line, ending with one line instead of a traceback for a bad --config."""
     try:
         # absl's parser reports bad flag values in one line itself.
         return app.parse_flags_with_usage(argv)
-    except (AttributeError, KeyError) as error:
-        _exit_unknown_field(error)
+    except (AttributeError, KeyError, OSError) as error:
+        _exit_config_flag_error(error, argv)
 
 
 def main(argv):
@@ -69,10 +80,9 @@ def main(argv):
     try:
         config_lib.validate(config)
     except OSError as error:
-        # ml_collections loads the file lazily and raises here for a missing or broken file.
-        sys.exit(f"Could not load the --config file: {' '.join(str(error).split())}")
+        # Without overrides, ml_collections loads the file lazily and raises here.
+        _exit_config_flag_error(error, argv)
     except ValueError as error:
-        logging.error("Invalid config: %s", error)
         sys.exit(f"Invalid config: {error}")
     if _VERBOSE.value == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
@@ -82,7 +92,6 @@ def main(argv):
         training.train_and_evaluate(config, _WORKDIR.value, verbose=verbose)
     except (training.NonFiniteMetricError, ValueError, FileNotFoundError) as error:
         # Bad data files, a workdir of another run and non-finite metrics end with one line.
-        logging.error("%s", error)
         sys.exit(f"Error: {error}")
 
 
