@@ -285,6 +285,19 @@ def test_metadata_records_sample_initialization(exported):
     assert image_metadata["temperature"] == pytest.approx(0.2**2 / 2)
 
 
+def test_sample_draws_noise_at_init_scale(tmp_path):
+    model = model_lib.EnergyModel(
+        networks.toy_mlp(input_dim=2), epsilon=0.1, num_steps=5, init_type="gaussian", init_scale=2.0
+    )
+    path = export_lib.export_energy_model(model, tmp_path, max_steps=10, max_samples=4000)
+    assert export_lib.read_metadata(path)["init_scale"] == 2.0
+    signature = tf.saved_model.load(path).signatures["sample"]
+    # Zero steps return the initial states: 4000 x 2 draws of N(0, 4), standard error of
+    # the standard deviation about 2 / sqrt(2 * 8000) = 0.016.
+    states = _call(signature, **_sample_inputs(seed=3, num_samples=4000, num_steps=0))["samples"]
+    assert abs(states.std() - 2.0) < 0.08
+
+
 # The TF1 session loader, as TF Serving binds signatures.
 
 
@@ -355,6 +368,7 @@ def _expected_signatures(example_shape):
     metadata_outputs = {
         "epsilon": scalar_float, "temperature": scalar_float, "default_steps": scalar_int, "max_steps": scalar_int,
         "max_samples": scalar_int, "init_type": scalar_string, "sample_init_type": scalar_string,
+        "init_scale": scalar_float,
         "example_shape": ("DT_INT32", f"({len(example_shape)})"), "data_range": ("DT_FLOAT", "(2)"),
         "network": scalar_string, "tf_ebm_version": scalar_string,
     }

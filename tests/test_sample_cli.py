@@ -65,10 +65,10 @@ def persistent_workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def gaussian_workdir(tmp_path_factory):
-    """A toy rings workdir trained non-persistently from Gaussian noise with epsilon 0.01."""
+    """A toy rings workdir trained non-persistently from N(0, 4 I) noise with epsilon 0.01."""
     overrides = dict(TINY_TOY)
     overrides.update({
-        "data.dataset": "rings", "sampler.init_type": "gaussian", "sampler.epsilon": 0.01,
+        "data.dataset": "rings", "sampler.init_type": "gaussian", "sampler.init_scale": 2.0, "sampler.epsilon": 0.01,
         "train.optimizer": "adam", "train.learning_rate": 1e-4,
     })
     return train(tmp_path_factory.mktemp("gaussian"), overrides)
@@ -148,6 +148,7 @@ def test_toy_mala_acceptance_rates(gaussian_workdir, tmp_path):
 
     summary = json.load(open(os.path.join(output_dir, "summary.json")))
     assert summary["init"] == "gaussian"
+    assert summary["init_scale"] == 2.0
     assert summary["temperature"] == pytest.approx(2 * 0.01**2 / 2)
     assert summary["overall_acceptance_rate"] == pytest.approx(rates.mean(), abs=1e-6)
     assert f"Overall Metropolis-Hastings acceptance rate: {rates.mean():.4f}" in result.stdout

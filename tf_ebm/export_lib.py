@@ -91,7 +91,8 @@ def serving_metadata(model, max_steps, max_samples, default_steps=None, data_ran
 
     Keys: `epsilon`, `temperature`, `default_steps` (the training number of Langevin
     steps unless given), `max_steps`, `max_samples`, `init_type` (training's),
-    `sample_init_type` (what the `sample` signature draws), `example_shape`,
+    `sample_init_type` (what the `sample` signature draws), `init_scale` (the scale of
+    that noise), `example_shape`,
     `data_range`, `network` (the Keras name of F) and `tf_ebm_version`.
 
     Raises:
@@ -128,6 +129,7 @@ def serving_metadata(model, max_steps, max_samples, default_steps=None, data_ran
         "max_samples": int(max_samples),
         "init_type": model.init_type,
         "sample_init_type": sample_init_type,
+        "init_scale": float(getattr(model, "init_scale", 1.0)),
         "example_shape": [int(size) for size in example_shape],
         "data_range": list(data_range),
         "network": model.energy_net.name,

@@ -23,8 +23,8 @@ clipping would break the Metropolis-Hastings correction, and rejects
 
 Initializations (`--init`):
 
-    uniform      noise in [-1, 1]
-    gaussian     N(0, I)
+    uniform      noise in [-s, s], s = the config's sampler.init_scale (1 by default)
+    gaussian     N(0, s^2 I)
     noise        the noise that training chains start from: the config's 'uniform' or
                  'gaussian'; 'uniform' for persistent and data runs, because persistent
                  banks start from uniform noise
@@ -501,6 +501,7 @@ def _write_outputs(model, config, request, results, output_dir):
     _write_paths(request, results, output_dir)
     summary = dict(
         request._asdict(),
+        init_scale=model.init_scale,  # Scale of 'uniform' and 'gaussian' starts.
         initial_energy=results.initial_energy,
         final_energy=float(results.energy[-1]),
         overall_acceptance_rate=results.overall_acceptance_rate,
