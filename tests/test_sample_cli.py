@@ -155,6 +155,32 @@ def test_toy_mala_acceptance_rates(gaussian_workdir, tmp_path):
     assert np.load(os.path.join(output_dir, "states_0000200.npy")).shape == (50, 2)
 
 
+def test_toy_states_outside_grid_are_flagged(gaussian_workdir, tmp_path):
+    # epsilon = 1 for 100 steps spreads the chains over about 10 units per axis, well
+    # beyond the rings' grid [-5, 5]^2, and T = 100 makes the drift negligible.
+    output_dir = str(tmp_path / "spread")
+    result = run_cli(
+        f"--workdir={gaussian_workdir}", "--num_steps=100", "--num_chains=200", "--epsilon=1.0",
+        "--temperature=100", f"--output_dir={output_dir}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.load(open(os.path.join(output_dir, "summary.json")))
+    outside = summary["state_statistics"]["100"]["fraction_outside_grid"]
+    assert outside > 0.3
+    assert f"Warning: {outside:.1%} of the final states lie outside the density grid" in result.stdout
+
+    # One tiny step from N(0, 4 I) keeps nearly all chains inside the grid: no warning.
+    inside_dir = str(tmp_path / "inside")
+    result = run_cli(
+        f"--workdir={gaussian_workdir}", "--num_steps=1", "--num_chains=200", "--epsilon=0.001",
+        "--temperature=100", f"--output_dir={inside_dir}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.load(open(os.path.join(inside_dir, "summary.json")))
+    assert summary["state_statistics"]["1"]["fraction_outside_grid"] < 0.05
+    assert "outside the density grid" not in result.stdout
+
+
 def test_image_data_init_writes_grids(image_workdir, tmp_path):
     output_dir = str(tmp_path / "images")
     result = run_cli(

@@ -365,7 +365,19 @@ def main(argv):
             f"KL(true || learned) = {summary['kl_true_learned']:.4f}, "
             f"KL(true || KDE of the final states) = {summary['kl_true_kde']:.4f}"
         )
+        outside = summary["state_statistics"][str(request.num_steps)]["fraction_outside_grid"]
+        if outside > OUTSIDE_GRID_WARNING:
+            print(
+                f"Warning: {outside:.1%} of the final states lie outside the density grid, and the "
+                "KDE is normalized on the grid, so KL(true || KDE) does not describe them. See "
+                "samples_*.png and the state statistics in summary.json."
+            )
     print(f"Outputs in {outputs.output_dir}")
+
+
+# Share of final toy states outside the density grid above which the KL of their
+# KDE, normalized on the grid, is flagged as not describing the chains.
+OUTSIDE_GRID_WARNING = 0.05
 
 
 def _resolve_init(config, init):
