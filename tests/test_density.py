@@ -273,6 +273,21 @@ def test_save_points_pixel_size(tmp_path):
     assert image[..., :3].std() > 0
 
 
+def test_save_points_enlarges_markers_of_few_points(tmp_path):
+    points = np.random.default_rng(4).uniform(-1.5, 1.5, size=(64, 2))
+
+    def inked_pixels(name, point_size, values=points):
+        path = plots.save_points(values, str(tmp_path / name), limits=(-2, 2), point_size=point_size)
+        return int(np.count_nonzero(matplotlib.image.imread(path)[..., :3].mean(axis=-1) < 0.95))
+
+    # Marker pixels: those of the plot minus those of the same axes without points.
+    frame = inked_pixels("empty.png", 2.0, values=np.zeros((0, 2)))
+    default = inked_pixels("default.png", None) - frame
+    # The default for 64 points is the largest size, 12, six times the area of size 2.
+    assert default == inked_pixels("twelve.png", 12.0) - frame
+    assert default > 3 * (inked_pixels("two.png", 2.0) - frame)
+
+
 def test_save_density_panels_pixel_size(tmp_path):
     grid = density.make_grid(resolution=30)
     panel = _normal_density(grid, [0.0, 0.0], 0.2)

@@ -218,7 +218,7 @@ def test_analyze_positive_d_is_biased():
     assert result.regime == "biased"
 
 
-def test_analyze_positive_d_decaying_to_zero_is_not_collapse():
+def test_analyze_decaying_positive_d_is_biased():
     # d falls from 0.13 towards 0 from above. A line fitted through the decay ends below
     # 0, but no value of d is negative.
     rng = np.random.default_rng(16)

@@ -284,7 +284,7 @@ def analyze(d, r, window=DEFAULT_WINDOW, steps=None):
     oscillation = "strong" if r_stats["coefficient_of_variation"] > R_STRONG_OSCILLATION_CV else "weak"
     # Collapse: d ends the window below 0, the fitted line extended by one more window
     # would still be below 0, and the last points are below 0 on average. The last
-    # condition keeps a positive d that decays towards 0, whose line crosses 0, out.
+    # condition excludes a positive d decaying towards 0, whose fitted line crosses 0.
     d_end = d_stats["fitted_end"]
     recent_size = max(int(window * COLLAPSE_RECENT_FRACTION), 1)
     d_recent_mean = float(np.mean(d[-recent_size:]))

@@ -81,7 +81,7 @@ def save_image_grid(images, path, nrow=None, padding=2):
     return path
 
 
-def save_points(points, path, limits=None, title=None, point_size=2.0, figsize=(4.0, 4.0), dpi=100):
+def save_points(points, path, limits=None, title=None, point_size=None, figsize=(4.0, 4.0), dpi=100):
     """Scatter 2D points into a PNG of figsize * dpi pixels.
 
     Args:
@@ -89,7 +89,8 @@ def save_points(points, path, limits=None, title=None, point_size=2.0, figsize=(
       path: output PNG path.
       limits: (low, high) for both axes, or None to fit the points.
       title: optional axes title.
-      point_size: marker area in points**2.
+      point_size: marker area in points**2, or None for 2 with 1,000 points or more,
+        growing to 12 for fewer points so that small samples stay visible.
       figsize: figure size in inches.
       dpi: PNG pixels per inch.
 
@@ -102,6 +103,8 @@ def save_points(points, path, limits=None, title=None, point_size=2.0, figsize=(
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 2:
         raise ValueError(f"`points` must have shape (N, 2); received shape {points.shape}.")
+    if point_size is None:
+        point_size = float(np.clip(2000.0 / max(len(points), 1), 2.0, 12.0))
     figure = Figure(figsize=figsize, layout="constrained")
     axes = figure.add_subplot()
     axes.scatter(points[:, 0], points[:, 1], s=point_size, alpha=0.5, linewidths=0)
