@@ -671,6 +671,21 @@ def test_command_line_exports_and_prints_metadata(tmp_path):
         loaded.signatures["energy"](x=tf.constant(x))["energy"].numpy(), trained.model.energy(x).numpy(), rtol=1e-5
     )
 
+    again = run_export_cli(f"--workdir={tmp_path / 'run'}", f"--export_dir={export_dir}", "--version=1")
+    assert again.returncode != 0
+    assert f"Export failed: version folder {export_dir / 'ebm' / '1'} already exists" in again.stderr
+    assert "omit it to take the next free one (2)" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+@pytest.mark.parametrize("flag", ["--max_steps=0", "--max_samples=-1", "--version=0", "--default_steps=-2"])
+def test_command_line_rejects_bad_counts_before_loading(tmp_path, flag):
+    # The workdir does not exist: the flag check must come first.
+    completed = run_export_cli(f"--workdir={tmp_path / 'missing'}", f"--export_dir={tmp_path / 'export'}", flag)
+    assert completed.returncode != 0
+    assert f"flag {flag}: " in completed.stderr
+    assert "No training config" not in completed.stderr
+
 
 def test_command_line_rejects_missing_workdir(tmp_path):
     completed = run_export_cli(f"--workdir={tmp_path / 'missing'}", f"--export_dir={tmp_path / 'export'}")

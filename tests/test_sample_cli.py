@@ -220,6 +220,7 @@ BAD_REQUESTS = [
     ("two_temperatures", "persistent", ["--temperature=1", "--temperature_factor=2"],
      "Pass either --temperature (1.0) or --temperature_factor (2.0), not both."),
     ("mala_with_clipping", "image", ["--method=mala", "--clip_states"], "--clip_states is for --method=ula only"),
+    ("negative_epsilon", "persistent", ["--epsilon=-1"], "Invalid --epsilon=-1.0; the noise standard deviation"),
     ("other_network_checkpoint", "persistent", ["--checkpoint=IMAGE_CHECKPOINT"],
      "does not match the model built from the config"),
 ]
@@ -243,4 +244,6 @@ def test_bad_request_fails_with_message(
     result = run_cli(f"--workdir={workdirs[workdir_name]}", f"--output_dir={output_dir}", *args)
     assert result.returncode != 0
     assert message in result.stderr, result.stderr[-3000:]
+    # The message appears once: as the exit line, not also as a log line.
+    assert result.stderr.count(message) == 1
     assert not output_dir.exists()

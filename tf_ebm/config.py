@@ -132,6 +132,9 @@ def validate(config):
     is_toy = config.model.net == "toy"
     from tf_ebm import data as data_lib  # Imported here: the data package imports TFDS.
 
+    # The dataset's own fields first, so an unknown dataset or a missing path is reported
+    # as such and not as a mismatch with the net.
+    data_lib.validate_data_config(config.data)
     toy_dataset = config.data.dataset in data_lib.TOY_DATASETS
     if is_toy != toy_dataset:
         raise ValueError(
@@ -144,7 +147,6 @@ def validate(config):
             "`sampler.clip_states`=True clips chains to the image range [-1, 1]; 2D toy points "
             "are not bounded to it, so use it only with image data."
         )
-    data_lib.validate_data_config(config.data)
     return config
 
 

@@ -9,6 +9,7 @@ writes /tmp/serving/ebm/<version>/ and prints the recorded metadata as JSON. Ser
 """
 
 import json
+import os
 import sys
 
 from absl import app
@@ -21,12 +22,21 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir that holds the
 _CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Checkpoint to export; the latest one in --workdir if unset.")
 _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Base folder; the export goes to <export_dir>/<model_name>/<version>.")
 _MODEL_NAME = flags.DEFINE_string("model_name", "ebm", "Name TF Serving serves the model under.")
-_VERSION = flags.DEFINE_integer("version", None, "Positive version number; one more than the largest existing version if unset.")
-_MAX_STEPS = flags.DEFINE_integer("max_steps", export_lib.DEFAULT_MAX_STEPS, "Largest num_steps a sample or refine request may ask for.")
-_MAX_SAMPLES = flags.DEFINE_integer(
-    "max_samples", export_lib.DEFAULT_MAX_SAMPLES, "Largest num_samples of a sample request and largest batch of a refine request."
+# The bounds make absl reject bad values at parse time, with the flag name, before the
+# model loads.
+_VERSION = flags.DEFINE_integer(
+    "version", None, "Positive version number; one more than the largest existing version if unset.", lower_bound=1
 )
-_DEFAULT_STEPS = flags.DEFINE_integer("default_steps", None, "Number of Langevin steps recorded for clients; the training num_steps if unset.")
+_MAX_STEPS = flags.DEFINE_integer(
+    "max_steps", export_lib.DEFAULT_MAX_STEPS, "Largest num_steps a sample or refine request may ask for.", lower_bound=1
+)
+_MAX_SAMPLES = flags.DEFINE_integer(
+    "max_samples", export_lib.DEFAULT_MAX_SAMPLES,
+    "Largest num_samples of a sample request and largest batch of a refine request.", lower_bound=1,
+)
+_DEFAULT_STEPS = flags.DEFINE_integer(
+    "default_steps", None, "Number of Langevin steps recorded for clients; the training num_steps if unset.", lower_bound=0
+)
 _DATA_RANGE = flags.DEFINE_list("data_range", None, "Data range recorded for clients as 'low,high'; if unset, -1,1 (image pixels) for image models and the square of the toy density plots for 2D toy models: -2,2 for the 8-Gaussian mixture, -5,5 for the rings.")
 
 flags.mark_flags_as_required(["workdir", "export_dir"])
@@ -66,8 +76,15 @@ def main(argv):
             default_steps=_DEFAULT_STEPS.value,
             data_range=data_range,
         )
-    except (FileExistsError, ValueError) as error:
-        # An existing version folder or a bad cap or range ends with one line.
+    except FileExistsError:
+        model_dir = os.path.join(_EXPORT_DIR.value, _MODEL_NAME.value)
+        sys.exit(
+            f"Export failed: version folder {os.path.join(model_dir, str(_VERSION.value))} already exists and was "
+            f"left untouched. Pass another --version, or omit it to take the next free one "
+            f"({export_lib.next_version(model_dir)})."
+        )
+    except ValueError as error:
+        # A bad data range, or default steps above the cap, ends with one line.
         sys.exit(f"Export failed: {error}")
     logging.info("Exported SavedModel to %s.", path)
     print(json.dumps({"path": path, "metadata": export_lib.read_metadata(path)}, indent=2, sort_keys=True))

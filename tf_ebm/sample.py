@@ -224,11 +224,15 @@ def resolve_request(
 
     num_steps = config.sampler.num_steps if num_steps is None else num_steps
     _check_integer("num_steps", num_steps, minimum=1)
-    epsilon = config.sampler.epsilon if epsilon is None else epsilon
+    if epsilon is None:
+        epsilon = config.sampler.epsilon
+        source = f"sampler.epsilon={epsilon!r} of the config"
+    else:
+        source = f"--epsilon={epsilon!r}"
     if not (math.isfinite(epsilon) and epsilon > 0):
         raise ValueError(
-            f"Invalid --epsilon={epsilon!r} (from the config when the flag is unset); the noise standard "
-            "deviation of a long run must be > 0."
+            f"Invalid {source}; the noise standard deviation of a long run must be > 0. Pass "
+            "--epsilon with a positive value."
         )
 
     training_temperature = config_lib.derived_values(config).temperature
@@ -348,7 +352,6 @@ def main(argv):
             clip_states=_CLIP_STATES.value,
         )
     except (FileNotFoundError, ValueError) as error:
-        logging.error("%s", error)
         sys.exit(f"Sampling failed: {error}")
 
     request, summary = outputs.request, outputs.summary

@@ -24,7 +24,14 @@ def _exit_config_flag_error(error, argv):
     """
     if isinstance(error, OSError):
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-        sys.exit(f"Could not load the --config file: {lines[-1] if lines else error}")
+        configs_dir = os.path.dirname(_DEFAULT_CONFIG)
+        available = []
+        if os.path.isdir(configs_dir):
+            available = sorted(name for name in os.listdir(configs_dir) if name.endswith(".py"))
+        hint = ""
+        if available:
+            hint = f" Pass a Python file with get_config(), e.g. one of {configs_dir}/: {', '.join(available)}."
+        sys.exit(f"Could not load the --config file: {lines[-1] if lines else error}.{hint}")
     while error.args and isinstance(error.args[0], Exception):
         error = error.args[0]
     field, _, suggestion = str(error.args[0] if error.args else error).partition("\n")
@@ -78,11 +85,14 @@ def main(argv):
 
     config = _CONFIG.value
     try:
-        config_lib.validate(config)
+        # Without overrides, ml_collections loads the file lazily, at the first access.
+        config.get("seed")
     except OSError as error:
-        # Without overrides, ml_collections loads the file lazily and raises here.
         _exit_config_flag_error(error, argv)
-    except ValueError as error:
+    try:
+        config_lib.validate(config)
+    except (ValueError, FileNotFoundError) as error:
+        # FileNotFoundError: a data file that the config names is missing.
         sys.exit(f"Invalid config: {error}")
     if _VERBOSE.value == "auto":
         verbose = 1 if sys.stdout.isatty() else 2

@@ -50,10 +50,13 @@ def train_and_evaluate(config, workdir, strategy=None, verbose="auto"):
       `TrainResult(model, final_step, history, workdir)`.
 
     Raises:
-      ValueError: for an invalid config (before any work is done).
+      ValueError: for an invalid config or a workdir path that is a file (before any
+        work is done).
       NonFiniteMetricError: when d, r or an energy becomes NaN or infinite.
     """
     config_lib.validate(config)
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise ValueError(f"The workdir {workdir!r} is a file, not a folder; pass a new or existing folder.")
     strategy = strategy or distribute.make_strategy(config.train.strategy)
     derived = config_lib.derived_values(config, strategy.num_replicas_in_sync)
     is_chief = distribute.is_chief(strategy)
@@ -229,7 +232,9 @@ class Visualizer(keras.callbacks.Callback):
         # A fixed seed shows the same chains at every interval, so grids are comparable.
         samples = self.model.sample(count, init_type=init_type, seed=self.config.seed).numpy()
         if self.is_toy:
-            plots.save_points(samples, os.path.join(samples_dir, f"shortrun_{step:07d}.png"), title=f"update {step}")
+            plots.save_points(
+                samples, os.path.join(samples_dir, f"shortrun_{step:07d}.png"), title=f"short-run samples, update {step}"
+            )
         else:
             plots.save_image_grid(samples, os.path.join(samples_dir, f"shortrun_{step:07d}.png"))
         if self.model.persistent_bank is not None:
