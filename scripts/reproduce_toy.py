@@ -80,7 +80,11 @@ def last_row(path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs_dir", default="runs/toy_reproduction", help="Folder of the four workdirs.")
-    parser.add_argument("--num_updates", type=int, default=0, help="Updates per run; 0 keeps the configs' value.")
+    parser.add_argument(
+        "--num_updates", type=int, default=0,
+        help="Updates per run; 0 keeps the configs' value. A nonzero value also sets train.log_every "
+        "to num_updates / 5 (or num_updates when 5 does not divide it) and train.checkpoint_every to num_updates.",
+    )
     parser.add_argument("--figures_dir", default="", help="Folder to copy the final density plots to.")
     parser.add_argument("--configs", default=",".join(CONFIGS), help="Comma-separated subset of the four configs.")
     parser.add_argument(
