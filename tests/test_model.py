@@ -110,7 +110,7 @@ def test_init_scale_scales_every_noise_start():
     net = keras.Sequential([keras.Input((2,)), QuadraticEnergy()])
     seed = tf.constant([3, 4], tf.int32)
     # 20,000 uniform draws on [-2, 2] have standard deviation 2 / sqrt(3) = 1.155 with a
-    # standard error of about 0.006. 20,000 N(0, 4) draws have standard deviation 2 with a
+    # standard error of about 0.004. 20,000 N(0, 4) draws have standard deviation 2 with a
     # standard error of about 0.01.
     model = tf_ebm.EnergyModel(net, init_type="uniform", init_scale=2.0)
     uniform = model.initial_states(10000, seed).numpy()

@@ -157,7 +157,7 @@ def test_toy_mala_acceptance_rates(gaussian_workdir, tmp_path):
 
 def test_toy_states_outside_grid_are_flagged(gaussian_workdir, tmp_path):
     # epsilon = 1 for 100 steps spreads the chains over about 10 units per axis, well
-    # beyond the rings' grid [-5, 5]^2, and T = 100 makes the drift negligible.
+    # beyond the rings' grid [-5, 5]^2. T = 100 makes the drift negligible.
     output_dir = str(tmp_path / "spread")
     result = run_cli(
         f"--workdir={gaussian_workdir}", "--num_steps=100", "--num_chains=200", "--epsilon=1.0",

@@ -58,7 +58,8 @@ def base_config():
     config.sampler.epsilon = 0.125  # Langevin noise standard deviation.
     config.sampler.num_steps = 500  # Langevin updates per training step (L).
     config.sampler.init_type = "persistent"  # 'uniform', 'gaussian', 'data' or 'persistent'.
-    # Noise starts: 'uniform' on [-s, s], 'gaussian' N(0, s^2 I), the bank's start on [-s, s].
+    # Scale s of noise starts: 'uniform' draws on [-s, s], 'gaussian' from N(0, s^2 I), and
+    # the persistent bank starts on [-s, s].
     config.sampler.init_scale = 1.0
     config.sampler.bank_size = 10000  # Persistent chains.
     config.sampler.rejuvenation = 0.0  # Fraction of persistent chains restarted per update.

@@ -38,9 +38,9 @@ __all__ = [
 # from `tf_ebm.data.toy.TOY_GRID_LIMITS`.
 DEFAULT_GRID_LIMITS = toy.TOY_GRID_LIMITS["gaussian_mixture"]
 
-# 200 cells per axis gives cells 0.05 wide on the rings' square [-5, 5]^2 and
-# 0.02 wide on the mixture's [-2, 2]^2, at most a third of the 0.15 standard
-# deviation of both toys, so the Riemann sums resolve them.
+# 200 cells per axis give cells 0.05 wide on the rings' square [-5, 5]^2 and
+# 0.02 wide on the mixture's [-2, 2]^2. That is at most a third of the 0.15
+# standard deviation of both toys, so the Riemann sums resolve them.
 DEFAULT_GRID_RESOLUTION = 200
 
 # Floor on the compared density q in `kl_divergence`, in density units (per unit

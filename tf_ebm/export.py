@@ -59,10 +59,10 @@ def main(argv):
     )
     data_range = _DATA_RANGE.value
     if data_range is None and config.model.net == "toy":
-        from tf_ebm import density
+        from tf_ebm.data import toy
 
-        # Toy points are unbounded; record the square that the toy density plots cover.
-        data_range = density.toy_grid(config.data.dataset, resolution=2).limits
+        # Toy points are unbounded, so record the square that the toy density plots cover.
+        data_range = toy.TOY_GRID_LIMITS[config.data.dataset]
     elif data_range is None:
         data_range = export_lib.DEFAULT_DATA_RANGE
     try:

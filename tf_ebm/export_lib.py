@@ -344,9 +344,9 @@ def _checked_examples(x, example_shape, max_rows=None):
 def _flat_values(tensor):
     """Return the values of `tensor` as a vector, whatever its rank at run time.
 
-    The signatures declare counts as shape (None,), and the graph optimizer removes
+    The signatures declare counts as shape (None,). The graph optimizer removes
     `tf.reshape(tensor, [-1])` as a no-op on that shape, so a scalar request would reach
-    ops that assume rank 1. Reshaping to (1, -1) is never a no-op and holds for any rank.
+    ops that assume rank 1. Reshaping to (1, -1) is never a no-op and works for any rank.
     """
     return tf.reshape(tensor, [1, -1])[0]
 

@@ -81,6 +81,7 @@ from tf_ebm import model as model_lib
 from tf_ebm import plots
 from tf_ebm import sampler as sampler_lib
 from tf_ebm import workdir as workdir_lib
+from tf_ebm.data import toy
 
 __all__ = ["INITS", "SamplingOutputs", "SamplingRequest", "resolve_request", "run_sampling"]
 
@@ -587,7 +588,7 @@ def _state_statistics(states, toy_dataset):
         mean=float(states.mean()), std=float(states.std()), min=float(states.min()), max=float(states.max())
     )
     if toy_dataset is not None:
-        low, high = density.toy_grid(toy_dataset, resolution=2).limits
+        low, high = toy.TOY_GRID_LIMITS[toy_dataset]
         outside = np.any((states < low) | (states > high), axis=1)
         statistics["fraction_outside_grid"] = float(outside.mean())
     else:

@@ -48,8 +48,8 @@ RING_WEIGHTS = (1.0, 1.0, 1.0, 1.0)
 RING_RADIAL_STDDEV = 0.15
 
 # Square [low, high]^2 for the density plots and grid KLs of each toy. Both leave
-# 1.0 beyond the outermost mode, 6.7 standard deviations, where the true density
-# is below 1e-9 of its peak, plus room to see learned mass outside the data.
+# 1.0 (6.7 standard deviations) beyond the outermost mode. The true density there
+# is below 1e-9 of its peak, and the margin shows learned mass outside the data.
 TOY_GRID_LIMITS = {
     "gaussian_mixture": (-2.0, 2.0),
     "rings": (-5.0, 5.0),
